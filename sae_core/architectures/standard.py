@@ -1,0 +1,120 @@
+"""The article's SAE, batched over a leading seed dimension S.
+
+    f     = ReLU(x @ W_enc + b_enc)        encoder, Linear(d_in, hidden) + ReLU
+    x_hat = f @ W_dec + b_dec               decoder, Linear(hidden, d_in), no ReLU
+    loss  = mean((x_hat - x)^2) + sparsity_weight * mean(|f|)
+
+Each of the S members is an independent SAE (its own seed, sparsity weight and hidden
+size); they share the input x and are trained together because the sum of their losses
+has exactly each member's own gradient. A member with a smaller hidden size than the
+widest one has its extra features masked to zero (``hidden_mask``), which keeps them
+at zero gradient, so sweeps over hidden sizes run as one batch.
+
+Gradients are written out by hand (``forward_backward``): the same numbers autograd
+gives (tests check this), with fewer passes over the N x H activations, which is what
+makes large runs approach the speed of their matrix multiplications.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+class StandardSAE(nn.Module):
+    key = "standard"
+    label = "ReLU SAE (the article's)"
+
+    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
+                 dtype: torch.dtype = torch.float32):
+        super().__init__()
+        n_members = len(seeds)
+        if not (len(hidden_dims) == len(sparsity_weights) == n_members):
+            raise ValueError("hidden_dims, seeds and sparsity_weights need one entry per member")
+        self.d_in = d_in
+        self.hidden_dims = list(hidden_dims)
+        self.seeds = list(seeds)
+        width = max(hidden_dims)
+        W_enc_SDH = torch.zeros(n_members, d_in, width, dtype=dtype)
+        b_enc_SH = torch.zeros(n_members, width, dtype=dtype)
+        W_dec_SHD = torch.zeros(n_members, width, d_in, dtype=dtype)
+        b_dec_SD = torch.zeros(n_members, d_in, dtype=dtype)
+        for s, (seed, hidden) in enumerate(zip(seeds, hidden_dims)):
+            # Same draws, in the same order, as nn.Linear(d_in, hidden) then
+            # nn.Linear(hidden, d_in) after torch.manual_seed(seed): U(-1/sqrt(fan_in), +).
+            gen = torch.Generator().manual_seed(int(seed))
+            enc_bound, dec_bound = 1 / math.sqrt(d_in), 1 / math.sqrt(hidden)
+            W_enc_SDH[s, :, :hidden] = torch.empty(hidden, d_in).uniform_(-enc_bound, enc_bound, generator=gen).T
+            b_enc_SH[s, :hidden] = torch.empty(hidden).uniform_(-enc_bound, enc_bound, generator=gen)
+            W_dec_SHD[s, :hidden] = torch.empty(d_in, hidden).uniform_(-dec_bound, dec_bound, generator=gen).T
+            b_dec_SD[s] = torch.empty(d_in).uniform_(-dec_bound, dec_bound, generator=gen)
+        self.W_enc = nn.Parameter(W_enc_SDH)
+        self.b_enc = nn.Parameter(b_enc_SH)
+        self.W_dec = nn.Parameter(W_dec_SHD)
+        self.b_dec = nn.Parameter(b_dec_SD)
+        mask_SH = torch.zeros(n_members, width, dtype=dtype)
+        for s, hidden in enumerate(hidden_dims):
+            mask_SH[s, :hidden] = 1
+        self.register_buffer("hidden_mask", mask_SH)
+        self.register_buffer("sparsity_weight", torch.tensor(sparsity_weights, dtype=dtype))
+        self.register_buffer("hidden_size", torch.tensor(hidden_dims, dtype=dtype))
+        self.padded = any(h != width for h in hidden_dims)
+
+    @property
+    def n_members(self) -> int:
+        return self.W_enc.shape[0]
+
+    def encode(self, x_ND: Tensor) -> Tensor:
+        """Feature activations f, shape (S, N, H)."""
+        f_SNH = torch.relu(torch.matmul(x_ND, self.W_enc) + self.b_enc[:, None, :])
+        return f_SNH * self.hidden_mask[:, None, :] if self.padded else f_SNH
+
+    def decode(self, f_SNH: Tensor) -> Tensor:
+        """Reconstruction x_hat, shape (S, N, D)."""
+        return torch.matmul(f_SNH, self.W_dec) + self.b_dec[:, None, :]
+
+    def losses(self, x_ND: Tensor) -> dict[str, Tensor]:
+        """Per-member losses (each shape (S,)), differentiable: the reference definition."""
+        f_SNH = self.encode(x_ND)
+        x_hat_SND = self.decode(f_SNH)
+        mse_S = ((x_hat_SND - x_ND) ** 2).mean(dim=(1, 2))
+        l1_S = f_SNH.abs().sum(dim=(1, 2)) / (x_ND.shape[0] * self.hidden_size)
+        return {"mse": mse_S, "sparsity": self.sparsity_weight * l1_S}
+
+    @torch.no_grad()
+    def forward_backward(self, x_ND: Tensor) -> dict[str, Tensor]:
+        """Losses as in :meth:`losses`, and their gradient written into each ``.grad``.
+
+        d x_hat = 2 (x_hat - x) / (N D);  d f = d x_hat W_dec^T + w / (N H), where f > 0.
+        """
+        n, d = x_ND.shape
+        f_SNH = self.encode(x_ND)
+        err_SND = self.decode(f_SNH).sub_(x_ND)
+        mse_S = err_SND.pow(2).mean(dim=(1, 2))
+        l1_S = f_SNH.sum(dim=(1, 2)) / (n * self.hidden_size)
+        d_xhat_SND = err_SND.mul_(2.0 / (n * d))
+        l1_grad_S11 = (self.sparsity_weight / (n * self.hidden_size))[:, None, None]
+        d_pre_SNH = torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2)).add_(l1_grad_S11)
+        d_pre_SNH.mul_(f_SNH > 0)
+        self.W_dec.grad = torch.matmul(f_SNH.transpose(1, 2), d_xhat_SND)
+        self.b_dec.grad = d_xhat_SND.sum(dim=1)
+        self.W_enc.grad = torch.matmul(x_ND.T, d_pre_SNH)
+        self.b_enc.grad = d_pre_SNH.sum(dim=1)
+        return {"mse": mse_S, "sparsity": self.sparsity_weight * l1_S}
+
+    def decoder_directions(self) -> Tensor:
+        """Each feature's decoder row (its direction in input space), shape (S, H, D)."""
+        return self.W_dec.detach()
+
+    @torch.no_grad()
+    def member(self, s: int) -> "StandardSAE":
+        """Member s alone, as a one-member model with its padding removed."""
+        h = self.hidden_dims[s]
+        one = StandardSAE(self.d_in, [h], [self.seeds[s]], [float(self.sparsity_weight[s])])
+        one.W_enc.copy_(self.W_enc[s : s + 1, :, :h])
+        one.b_enc.copy_(self.b_enc[s : s + 1, :h])
+        one.W_dec.copy_(self.W_dec[s : s + 1, :h])
+        one.b_dec.copy_(self.b_dec[s : s + 1])
+        return one

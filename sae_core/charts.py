@@ -1,0 +1,122 @@
+"""Altair charts from long-format DataFrames. One colour per feature, everywhere.
+
+Every function returns an ``alt.Chart`` (or a layered/faceted chart) and never renders.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .table import TOKEN, dims_of
+
+# Tableau-20 without its greys: a colour per feature; cycles past 18 features.
+FEATURE_COLOURS = [
+    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d",
+    "#eeca3b", "#2f4b7c", "#d45087", "#66c2a5", "#a05195", "#ffa600", "#003f5c", "#8c6d31",
+    "#637939", "#7b4173",
+]
+DEAD_COLOUR = "#bbbbbb"
+LOSS_COLOURS = {"total": "#333333", "reconstruction": "#4c78a8", "sparsity": "#f58518"}
+
+
+def feature_name(j: int) -> str:
+    return f"F{j}"
+
+
+def feature_colour(j: int) -> str:
+    return FEATURE_COLOURS[j % len(FEATURE_COLOURS)]
+
+
+def _feature_scale(names: list[str], colours: list[str]) -> alt.Scale:
+    return alt.Scale(domain=names, range=colours)
+
+
+def activations_long(feature_activations_NH: np.ndarray, tokens: list[str]) -> pd.DataFrame:
+    """(tokens x features) -> rows of feature, token, activation, token_order, dead."""
+    acts = np.asarray(feature_activations_NH)
+    dead = (acts > 0).sum(axis=0) == 0
+    rows = [
+        {"feature": feature_name(j), "feature_index": j, "token": tokens[i], "token_order": i,
+         "activation": float(acts[i, j]), "dead": bool(dead[j])}
+        for j in range(acts.shape[1]) for i in range(acts.shape[0])
+    ]
+    return pd.DataFrame(rows, columns=["feature", "feature_index", "token", "token_order", "activation", "dead"])
+
+
+def table_heatmap(table: pd.DataFrame) -> alt.Chart:
+    """The token x dimension table as a heatmap (diverging colours around 0)."""
+    dims = dims_of(table)
+    long = table.melt(id_vars=[TOKEN], value_vars=dims, var_name="dimension", value_name="value")
+    return alt.Chart(long).mark_rect().encode(
+        x=alt.X("dimension:N", sort=dims, title="Activation dimension"),
+        y=alt.Y("token:N", sort=table[TOKEN].tolist(), title="Token"),
+        color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True), title="Value"),
+        tooltip=[TOKEN, "dimension", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(height=max(120, 22 * len(table)))
+
+
+def loss_chart(history: pd.DataFrame) -> alt.Chart:
+    """Total, reconstruction and sparsity loss against epoch, on a log scale."""
+    long = history.melt(id_vars=["epoch"], value_vars=list(LOSS_COLOURS), var_name="loss", value_name="value")
+    long = long[long["value"] > 0]
+    return alt.Chart(long).mark_line().encode(
+        x=alt.X("epoch:Q", title="Epoch"),
+        y=alt.Y("value:Q", scale=alt.Scale(type="log"), title="Loss (log scale)"),
+        color=alt.Color("loss:N", scale=alt.Scale(domain=list(LOSS_COLOURS), range=list(LOSS_COLOURS.values())),
+                        title="Loss"),
+        tooltip=["epoch", "loss", alt.Tooltip("value:Q", format=".5f")],
+    ).properties(height=260)
+
+
+def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns: int = 4) -> alt.FacetChart:
+    """The founding figure: one small bar chart per feature, tokens on the x axis."""
+    acts = np.asarray(feature_activations_NH)
+    dead = (acts > 0).sum(axis=0) == 0
+    titles = [f"{feature_name(j)} (dead)" if dead[j] else feature_name(j) for j in range(acts.shape[1])]
+    colours = [DEAD_COLOUR if dead[j] else feature_colour(j) for j in range(acts.shape[1])]
+    long = activations_long(acts, tokens)
+    long["title"] = [titles[j] for j in long["feature_index"]]
+    return alt.Chart(long).mark_bar().encode(
+        x=alt.X("token:N", sort=tokens, title=None, axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("activation:Q", title="Activation"),
+        color=alt.Color("title:N", scale=_feature_scale(titles, colours), legend=None),
+        tooltip=["feature", "token", alt.Tooltip("activation:Q", format=".3f")],
+    ).properties(width=170, height=120).facet(
+        facet=alt.Facet("title:N", sort=titles, title=None), columns=columns,
+    ).resolve_scale(y="shared")
+
+
+def feature_heatmap(feature_activations_NH: np.ndarray, tokens: list[str]) -> alt.Chart:
+    """Features (rows) x tokens (columns), colour = activation."""
+    long = activations_long(feature_activations_NH, tokens)
+    n = int(np.asarray(feature_activations_NH).shape[1])
+    return alt.Chart(long).mark_rect().encode(
+        x=alt.X("token:N", sort=tokens, title="Token", axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("feature:N", sort=[feature_name(j) for j in range(n)], title="Feature"),
+        color=alt.Color("activation:Q", scale=alt.Scale(scheme="greens"), title="Activation"),
+        tooltip=["feature", "token", alt.Tooltip("activation:Q", format=".3f")],
+    ).properties(height=max(120, 22 * n))
+
+
+def decoder_direction_chart(decoder_directions_HD: np.ndarray, dims: list[str], feature: int) -> alt.Chart:
+    """One feature's decoder row: how much it writes into each input dimension."""
+    row = np.asarray(decoder_directions_HD)[feature]
+    long = pd.DataFrame({"dimension": dims, "weight": row.astype(float)})
+    return alt.Chart(long).mark_bar(color=feature_colour(feature)).encode(
+        x=alt.X("dimension:N", sort=dims, title="Input dimension"),
+        y=alt.Y("weight:Q", title="Decoder weight"),
+        tooltip=["dimension", alt.Tooltip("weight:Q", format=".3f")],
+    ).properties(height=140)
+
+
+def token_bars(feature_activations_NH: np.ndarray, tokens: list[str], feature: int) -> alt.Chart:
+    """One feature's activation on every token (the per-feature card's chart)."""
+    a = np.asarray(feature_activations_NH)[:, feature].astype(float)
+    long = pd.DataFrame({"token": tokens, "activation": a})
+    return alt.Chart(long).mark_bar(color=feature_colour(feature)).encode(
+        x=alt.X("token:N", sort=tokens, title=None, axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("activation:Q", title="Activation"),
+        tooltip=["token", alt.Tooltip("activation:Q", format=".3f")],
+    ).properties(height=140)

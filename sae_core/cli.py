@@ -1,0 +1,109 @@
+"""``python -m sae_core``: train an SAE on a CSV table from the command line.
+
+    python -m sae_core train TABLE.csv [--hidden-dim N] [--sparsity-weight W] [--lr LR]
+                                       [--epochs E] [--seed S] [--json] [--save-model OUT.zip]
+
+Errors (bad file, bad flag, absurd value) print one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+
+from .errors import SAEInputError
+from .table import dims_of, read_table, tokens_of, values_of
+from .training import TrainConfig, TrainResult, train
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise SAEInputError(f"{self.prog}: {message}")
+
+
+def _add_training_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field (--hidden-dim, --unit-norm-decoder, ...)."""
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default, metavar=f.name.upper())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m sae_core", description="Train sparse autoencoders on token tables.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train_cmd = commands.add_parser("train", help="train one SAE and print its metrics and features")
+    train_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
+    _add_training_flags(train_cmd)
+    train_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    train_cmd.add_argument("--save-model", metavar="OUT.zip", help="also save the model (safetensors + JSON)")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+
+
+def result_to_json(result: TrainResult, tokens: list[str]) -> dict:
+    return {
+        "config": result.config.to_dict(),
+        "metrics": {k: v for k, v in result.metrics.to_dict().items() if k != "hidden_dim"},
+        "tokens": tokens,
+        "feature_activations": result.feature_activations.T.round(6).tolist(),
+        "epochs_done": result.epochs_done,
+        "train_seconds": round(result.train_seconds, 4),
+    }
+
+
+def summary(result: TrainResult, tokens: list[str]) -> str:
+    m = result.metrics
+    lines = [
+        f"trained {result.config.hidden_dim} features for {result.epochs_done} epochs in {result.train_seconds:.2f} s",
+        f"MSE {m.mse:.5f}   explained variance {m.explained_variance:.1%}   "
+        f"L0 {m.l0:.2f} features/token   dead {m.dead_features} of {m.hidden_dim}",
+    ]
+    from .features import top_tokens
+    for j in range(result.feature_activations.shape[1]):
+        top = top_tokens(result.feature_activations, tokens, j, k=4)
+        text = ", ".join(f"{t} {a:.2f}" for t, a in top) if top else "(dead)"
+        lines.append(f"  F{j}: {text}")
+    return "\n".join(lines)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    table = read_table(args.table)
+    config = config_from_args(args)
+    result = train(values_of(table), config)
+    tokens = tokens_of(table)
+    if args.save_model:
+        from .export import model_to_zip
+        try:
+            with open(args.save_model, "wb") as out:
+                out.write(model_to_zip(result, dims_of(table), tokens))
+        except OSError as error:
+            raise SAEInputError(f"cannot write the model file: {error.strerror}") from None
+    if args.json:
+        print(json.dumps(result_to_json(result, tokens)))
+    else:
+        print(summary(result, tokens))
+    return 0
+
+
+COMMANDS = {"train": run_train}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except SAEInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
