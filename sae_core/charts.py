@@ -70,14 +70,19 @@ def loss_chart(history: pd.DataFrame) -> alt.Chart:
     ).properties(height=260)
 
 
-def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns: int = 4) -> alt.FacetChart:
-    """The founding figure: one small bar chart per feature, tokens on the x axis."""
+def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns: int = 4,
+                 shown: list[int] | None = None) -> alt.FacetChart:
+    """The founding figure: one small bar chart per feature (all, or those in ``shown``)."""
     acts = np.asarray(feature_activations_NH)
     dead = (acts > 0).sum(axis=0) == 0
     titles = [f"{feature_name(j)} (dead)" if dead[j] else feature_name(j) for j in range(acts.shape[1])]
     colours = [DEAD_COLOUR if dead[j] else feature_colour(j) for j in range(acts.shape[1])]
     long = activations_long(acts, tokens)
     long["title"] = [titles[j] for j in long["feature_index"]]
+    if shown is not None:
+        long = long[long["feature_index"].isin(shown)]
+        titles = [titles[j] for j in shown]
+        colours = [colours[j] for j in shown]
     return alt.Chart(long).mark_bar().encode(
         x=alt.X("token:N", sort=tokens, title=None, axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("activation:Q", title="Activation"),

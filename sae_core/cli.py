@@ -15,7 +15,7 @@ from dataclasses import fields
 
 from .errors import SAEInputError
 from .table import dims_of, read_table, tokens_of, values_of
-from .training import TrainConfig, TrainResult, train
+from .training import RECOMMENDED, TrainConfig, TrainResult, train
 
 EXIT_BAD_INPUT = 2
 
@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (--hidden-dim, --unit-norm-decoder, ...)."""
-    defaults = TrainConfig()
+    defaults = RECOMMENDED
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)

@@ -1,0 +1,114 @@
+"""Per-visitor state in ``st.session_state`` (never in a shared cache), shared by the pages.
+
+Keys: ``table`` (the last valid table), ``table_source`` (where it came from),
+``editor_base`` + ``table_version`` (what the data editor starts from; bumped when the
+table is replaced), ``references`` (named features shipped with an example), ``result``
+(the last trained model) with ``result_tokens``/``result_dims`` (the table it saw),
+``trainer`` (a run in flight) and the training widgets, keyed by TrainConfig field names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pandas as pd
+import streamlit as st
+
+from sae_core.examples import example_names, example_references, load_example
+from sae_core.state import TRAINING_FIELDS, AppState
+from sae_core.table import dims_of, tokens_of
+from sae_core.training import TrainConfig, TrainResult
+
+EXAMPLE_LABELS = {
+    "seed_tokens": "Founding example: animals vs robots (8 tokens x 4 dims)",
+}
+
+
+def example_label(name: str) -> str:
+    return EXAMPLE_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def init_session() -> None:
+    """Fill the session with defaults (from the URL, if it carries settings) once per visitor."""
+    if "table" in st.session_state:
+        return
+    state = AppState.from_query(st.query_params.to_dict())
+    for name in TRAINING_FIELDS:
+        st.session_state.setdefault(name, getattr(state.config, name))
+    st.session_state.setdefault("example", state.example)
+    st.session_state.table_version = 0
+    load_table(load_example(state.example), example_label(state.example), example=state.example)
+
+
+def load_table(table: pd.DataFrame, source: str, example: str | None = None) -> None:
+    """A new table (example, upload, paste): its reference features come only from an example."""
+    st.session_state.table_source = source
+    st.session_state.references_example = example
+    replace_table(table)
+
+
+def replace_table(table: pd.DataFrame) -> None:
+    """Replace the whole table (also after a dimension edit): the data editor restarts from it."""
+    st.session_state.table = table
+    st.session_state.editor_base = table
+    st.session_state.table_version = st.session_state.get("table_version", 0) + 1
+    update_references()
+
+
+def update_table_from_editor(table: pd.DataFrame) -> None:
+    """A valid edit in the data editor: keep the editor's own state, just record the table."""
+    st.session_state.table = table
+    update_references()
+
+
+def update_references() -> None:
+    example = st.session_state.get("references_example")
+    table = st.session_state.table
+    st.session_state.references = example_references(example, table) if example else []
+
+
+def current_table() -> pd.DataFrame:
+    return st.session_state.table
+
+
+def training_config() -> TrainConfig:
+    """The config the training widgets describe (keys = TrainConfig field names)."""
+    values = {f.name: st.session_state[f.name] for f in fields(TrainConfig) if f.name in st.session_state}
+    return TrainConfig(**values)
+
+
+def store_result(result: TrainResult) -> None:
+    table = current_table()
+    st.session_state.result = result
+    st.session_state.result_tokens = tokens_of(table)
+    st.session_state.result_dims = dims_of(table)
+    st.session_state.result_references = st.session_state.get("references", [])
+
+
+def result_is_stale() -> bool:
+    """True when the table's tokens or dimensions changed since the model was trained."""
+    table = current_table()
+    return (st.session_state.get("result_tokens") != tokens_of(table)
+            or st.session_state.get("result_dims") != dims_of(table))
+
+
+def sidebar_status() -> None:
+    """A two-line reminder of what this visitor has: the table and the model."""
+    table = current_table()
+    st.sidebar.caption(
+        f"**Table:** {st.session_state.table_source} — {len(table)} tokens x {len(dims_of(table))} dims"
+    )
+    result = st.session_state.get("result")
+    if result is None:
+        st.sidebar.caption("**Model:** not trained yet")
+    else:
+        m = result.metrics
+        note = " (table changed since)" if result_is_stale() else ""
+        st.sidebar.caption(
+            f"**Model:** {result.config.hidden_dim} features, {result.epochs_done} epochs, "
+            f"explained variance {m.explained_variance:.1%}{note}"
+        )
+
+
+__all__ = ["example_names", "example_label", "init_session", "load_table", "replace_table", "update_table_from_editor",
+           "current_table", "training_config", "store_result", "result_is_stale", "sidebar_status"]

@@ -1,0 +1,125 @@
+"""Train page: fit a sparse autoencoder to the table, live."""
+
+import streamlit as st
+
+from pages.session import current_table, result_is_stale, store_result, training_config
+from sae_core import charts, limits
+from sae_core.errors import SAEInputError
+from sae_core.export import model_to_zip
+from sae_core.state import TRAINING_FIELDS, AppState
+from sae_core.table import values_of
+from sae_core.training import ARTICLE, RECOMMENDED, Trainer
+
+st.title("Train")
+st.markdown(
+    "The SAE encodes each token's activation into **more** features than there are dimensions "
+    "(`ReLU(x W_enc + b_enc)`), then decodes them back (`f W_dec + b_dec`). Its loss adds "
+    "reconstruction error to a **sparsity** penalty on the features, so each token is explained "
+    "by a few features. Every epoch is one Adam step on the whole table."
+)
+
+table = current_table()
+
+
+def use_recipe(config) -> None:
+    for name in TRAINING_FIELDS:
+        st.session_state[name] = getattr(config, name)
+
+
+# ---- hyper-parameters (widget keys = TrainConfig field names) -----------------------------
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.number_input("Hidden size (features)", 1, limits.MAX_HIDDEN, step=1, key="hidden_dim",
+                help="How many features the SAE may use. More features than dimensions lets it "
+                     "untangle superposition; too many leaves some dead.")
+c2.number_input("Sparsity weight", 0.0, limits.MAX_SPARSITY_WEIGHT, step=0.01, format="%.4f",
+                key="sparsity_weight",
+                help="How strongly the loss pushes feature activations to zero. Higher: fewer "
+                     "active features per token, worse reconstruction.")
+c3.number_input("Learning rate", 0.0001, limits.MAX_LR, step=0.001, format="%.4f", key="lr",
+                help="Adam's step size. 0.001-0.03 works for small tables.")
+c4.number_input("Epochs", 1, limits.MAX_EPOCHS, step=100, key="epochs",
+                help="Full-batch Adam steps over the whole table.")
+c5.number_input("Random seed", 0, 2**31 - 1, step=1, key="seed",
+                help="Sets the initial weights. Same seed + same settings + same table = the same model.")
+
+with st.expander("Training options (what the field learned after the article)"):
+    st.checkbox("Unit-norm decoder", key="unit_norm_decoder",
+                help="Rescale each feature's decoder row to length 1 after every step, so the "
+                     "sparsity penalty cannot be dodged by shrinking activations.")
+    st.checkbox("Tied initialisation", key="tied_init",
+                help="Start the encoder as the transpose of the decoder.")
+    st.checkbox("Decoder bias starts at the data mean", key="init_decoder_bias_to_mean",
+                help="Features then only explain how tokens differ from the average token.")
+    st.number_input("Resample dead features every N epochs (0 = off)", 0, limits.MAX_EPOCHS, step=50,
+                    key="resample_dead_every",
+                    help="A feature that fired on no token during the last N epochs is restarted "
+                         "towards the worst-reconstructed token.")
+    r1, r2 = st.columns(2)
+    r1.button("Use recommended settings", on_click=use_recipe, args=(RECOMMENDED,))
+    r2.button("Use the article's recipe", on_click=use_recipe, args=(ARTICLE,))
+
+st.query_params.from_dict(AppState(st.session_state.get("example", "seed_tokens"),
+                                   training_config()).to_query())
+
+# ---- a run interrupted by Stop (or by any click) keeps what it had learned -------------------
+in_flight = st.session_state.pop("trainer", None)
+if in_flight is not None and in_flight.epoch > 0:
+    store_result(in_flight.result())
+    st.session_state.train_notice = (
+        f"Stopped at epoch {in_flight.epoch:,} of {in_flight.config.epochs:,}; "
+        "the model learned so far is kept below."
+    )
+
+b1, b2, _ = st.columns([1, 1, 6])
+train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:")
+b2.button("Stop", icon=":material/stop:", help="Stop training and keep what was learned so far")
+
+if train_clicked:
+    st.session_state.pop("train_notice", None)
+    try:
+        trainer = Trainer(values_of(table), training_config())
+    except SAEInputError as error:
+        st.error(f"Cannot train: {error}")
+    else:
+        st.session_state.trainer = trainer
+        progress = st.progress(0.0, text="Starting…")
+        live_chart = st.empty()
+
+        def show_progress(log) -> None:
+            progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,} — "
+                                                 f"loss {log.total[0]:.5f}")
+            live_chart.altair_chart(charts.loss_chart(trainer.history()), width="stretch")
+
+        trainer.fit(on_step=show_progress, every=max(1, trainer.config.epochs // 40))
+        st.session_state.pop("trainer", None)
+        store_result(trainer.result())
+        progress.empty()
+        live_chart.empty()
+
+# ---- the model this visitor has --------------------------------------------------------------
+if st.session_state.get("train_notice"):
+    st.warning(st.session_state.train_notice)
+result = st.session_state.get("result")
+if result is None:
+    st.info("No model yet: choose settings and press **Train**.")
+    st.stop()
+
+m = result.metrics
+st.subheader("Result")
+if result_is_stale():
+    st.warning("The table has changed since this model was trained; train again to use the new table.")
+k1, k2, k3, k4 = st.columns(4)
+k1.metric("Reconstruction MSE", f"{m.mse:.5f}", help="Mean squared error of x_hat against x.")
+k2.metric("Explained variance", f"{m.explained_variance:.1%}",
+          help="1 - residual variance / variance of the table. 100% is a perfect reconstruction.")
+k3.metric("Mean L0", f"{m.l0:.2f}", help="Average number of features active on a token.")
+k4.metric("Dead features", f"{m.dead_features} of {m.hidden_dim}", help="Features that fire on no token.")
+st.caption(f"{result.epochs_done:,} epochs in {result.train_seconds:.2f} s, seed {result.config.seed}.")
+st.altair_chart(charts.loss_chart(result.history), width="stretch")
+
+d1, d2 = st.columns([1, 3])
+d1.download_button("Download model", model_to_zip(result, st.session_state.result_dims,
+                                                    st.session_state.result_tokens),
+                   file_name="sae_model.zip", mime="application/zip", icon=":material/download:",
+                   help="Weights as safetensors + config as JSON, in a zip.")
+d2.page_link("pages/features.py", label="Next: see the features it learned", icon=":material/arrow_forward:")

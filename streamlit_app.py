@@ -1,0 +1,20 @@
+"""SAE Playground: watch a sparse autoencoder pull features out of superposed activations."""
+
+import streamlit as st
+import torch
+
+from pages.session import init_session, sidebar_status
+
+# One thread per session: on a shared server one visitor's training cannot take every core.
+torch.set_num_threads(1)
+
+st.set_page_config(page_title="SAE Playground", page_icon=":material/scatter_plot:", layout="wide")
+init_session()
+
+pages = st.navigation([
+    st.Page("pages/data.py", title="Data", icon=":material/table:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/features.py", title="Features", icon=":material/insights:"),
+])
+sidebar_status()
+pages.run()
