@@ -15,6 +15,8 @@ pages = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/table:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/features.py", title="Features", icon=":material/insights:"),
+    st.Page("pages/stability.py", title="Stability", icon=":material/verified:"),
+    st.Page("pages/sweep.py", title="Sweep", icon=":material/scatter_plot:"),
 ])
 sidebar_status()
 pages.run()

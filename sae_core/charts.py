@@ -125,3 +125,57 @@ def token_bars(feature_activations_NH: np.ndarray, tokens: list[str], feature: i
         y=alt.Y("activation:Q", title="Activation"),
         tooltip=["token", alt.Tooltip("activation:Q", format=".3f")],
     ).properties(height=140)
+
+
+SWEEP_SELECTION = "pick"
+
+
+def tradeoff_chart(sweep_table: pd.DataFrame) -> alt.Chart:
+    """Sparsity (mean L0) against reconstruction (explained variance), one point per model.
+
+    Clicking a point selects it (selection name ``SWEEP_SELECTION``, field ``point``).
+    """
+    pick = alt.selection_point(fields=["point"], name=SWEEP_SELECTION, on="click")
+    hidden = sorted(sweep_table["hidden_dim"].unique().tolist())
+    return alt.Chart(sweep_table).mark_point(filled=True, size=90).encode(
+        x=alt.X("l0:Q", title="Mean L0: active features per token (lower = sparser)"),
+        y=alt.Y("explained_variance:Q", title="Explained variance (higher = better reconstruction)",
+                axis=alt.Axis(format="%")),
+        color=alt.Color("hidden_dim:O", title="Hidden size",
+                        scale=alt.Scale(domain=hidden, range=FEATURE_COLOURS[: len(hidden)])),
+        shape=alt.Shape("sparsity_weight:O", title="Sparsity weight"),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+        tooltip=["point", "hidden_dim", "sparsity_weight", "seed",
+                 alt.Tooltip("l0:Q", format=".2f", title="L0"),
+                 alt.Tooltip("explained_variance:Q", format=".1%", title="explained variance"),
+                 "dead_features"],
+    ).add_params(pick).properties(height=380)
+
+
+def consensus_bars(activations_KN: np.ndarray, titles: list[str], tokens: list[str], columns: int = 4) -> alt.FacetChart:
+    """One small bar chart per consensus feature (its median activation on each token)."""
+    rows = [{"title": titles[k], "index": k, "token": tokens[i], "activation": float(activations_KN[k, i])}
+            for k in range(len(titles)) for i in range(len(tokens))]
+    long = pd.DataFrame(rows, columns=["title", "index", "token", "activation"])
+    colours = [feature_colour(k) for k in range(len(titles))]
+    return alt.Chart(long).mark_bar().encode(
+        x=alt.X("token:N", sort=tokens, title=None, axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("activation:Q", title="Median activation"),
+        color=alt.Color("title:N", scale=_feature_scale(titles, colours), legend=None),
+        tooltip=["title", "token", alt.Tooltip("activation:Q", format=".3f")],
+    ).properties(width=170, height=120).facet(
+        facet=alt.Facet("title:N", sort=titles, title=None), columns=columns,
+    ).resolve_scale(y="independent")
+
+
+def recovery_chart(recovered: dict[str, int], seeds: int) -> alt.Chart:
+    """In how many of the seeds each named reference feature was recovered."""
+    long = pd.DataFrame({"feature": list(recovered), "seeds": list(recovered.values())})
+    long["fraction"] = long["seeds"] / max(seeds, 1)
+    base = alt.Chart(long).encode(
+        y=alt.Y("feature:N", sort=list(recovered), title=None),
+        x=alt.X("seeds:Q", scale=alt.Scale(domain=[0, seeds]), title=f"Seeds (of {seeds}) that recovered it"),
+    )
+    bars = base.mark_bar(color=FEATURE_COLOURS[0])
+    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("seeds:Q"))
+    return (bars + labels).properties(height=max(60, 28 * len(long)))

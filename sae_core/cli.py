@@ -2,6 +2,8 @@
 
     python -m sae_core train TABLE.csv [--hidden-dim N] [--sparsity-weight W] [--lr LR]
                                        [--epochs E] [--seed S] [--json] [--save-model OUT.zip]
+    python -m sae_core stability TABLE.csv --seeds K [training flags] [--json]
+    python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
 
 Errors (bad file, bad flag, absurd value) print one line on stderr and exit with status 2.
 """
@@ -45,7 +47,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_flags(train_cmd)
     train_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     train_cmd.add_argument("--save-model", metavar="OUT.zip", help="also save the model (safetensors + JSON)")
+
+    stability_cmd = commands.add_parser("stability", help="train K seeds at once and compare their features")
+    stability_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
+    stability_cmd.add_argument("--seeds", type=int, default=20, metavar="K", help="train seeds 0..K-1")
+    _add_training_flags(stability_cmd)
+    stability_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sweep_cmd = commands.add_parser("sweep", help="train a grid of hidden sizes x sparsity weights at once")
+    sweep_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
+    sweep_cmd.add_argument("--hidden-dims", type=_int_list, required=True, metavar="4,8,16")
+    sweep_cmd.add_argument("--sparsity-weights", type=_float_list, required=True, metavar="0.01,0.1")
+    sweep_cmd.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 per grid point")
+    _add_training_flags(sweep_cmd)
+    sweep_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def _float_list(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -97,7 +121,46 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train}
+def _check_seeds(k: int) -> list[int]:
+    from . import limits
+    if not 1 <= k <= limits.MAX_SEEDS:
+        raise SAEInputError(f"--seeds must be from 1 to {limits.MAX_SEEDS} (got {k})")
+    return list(range(k))
+
+
+def run_stability(args: argparse.Namespace) -> int:
+    from .features import load_references
+    from .stability import stability
+    table = read_table(args.table)
+    tokens = tokens_of(table)
+    run = stability(values_of(table), config_from_args(args), tokens,
+                    load_references(args.table, tokens), _check_seeds(args.seeds))
+    if args.json:
+        print(json.dumps(run.to_dict()))
+        return 0
+    print(f"{len(run.seeds)} seeds trained together in {run.train_seconds:.2f} s")
+    for name, count in run.recovered.items():
+        print(f"  {name}: recovered in {count} of {len(run.seeds)} seeds")
+    for c in run.consensus[:10]:
+        label = f" = {c.reference}" if c.reference else ""
+        print(f"  consensus feature in {c.seeds:>2} seeds{label}: {', '.join(sorted(c.active_tokens))}")
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from .sweep import sweep
+    table = read_table(args.table)
+    result = sweep(values_of(table), config_from_args(args), args.hidden_dims, args.sparsity_weights,
+                   _check_seeds(args.seeds))
+    if args.json:
+        print(json.dumps({"models": result.table.to_dict(orient="records"),
+                          "train_seconds": round(result.train_seconds, 4)}))
+    else:
+        print(result.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+COMMANDS = {"train": run_train, "stability": run_stability, "sweep": run_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,66 @@
+"""Stability page: train many seeds at once and see which features are stable and which are luck."""
+
+import numpy as np
+import streamlit as st
+
+from pages.session import current_table, training_config
+from sae_core import charts, limits
+from sae_core.errors import SAEInputError
+from sae_core.stability import stability
+from sae_core.table import tokens_of, values_of
+
+st.title("Stability across seeds")
+st.markdown(
+    "One training run is one random draw: a different seed can find different features. Here "
+    "the settings from the Train page are trained under many seeds **at once** (one batched "
+    "model), and features are matched across seeds. A feature found in 19 of 20 seeds is a "
+    "property of the data; one found in 3 of 20 was luck."
+)
+
+table = current_table()
+config = training_config()
+st.caption(
+    f"Settings from the Train page: hidden {config.hidden_dim}, sparsity {config.sparsity_weight:g}, "
+    f"lr {config.lr:g}, {config.epochs:,} epochs."
+)
+seeds = st.slider("Number of seeds", 2, limits.MAX_SEEDS, 20, key="stability_seeds",
+                  help="Seeds 0, 1, ..., K-1 are trained together.")
+
+if st.button("Train all seeds", type="primary", icon=":material/play_arrow:"):
+    progress = st.progress(0.0, text="Training…")
+    try:
+        run = stability(values_of(table), config, tokens_of(table), st.session_state.get("references", []),
+                        seeds, on_step=lambda log: progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,}"))
+    except SAEInputError as error:
+        st.error(f"Cannot train: {error}")
+    else:
+        st.session_state.stability = run
+    progress.empty()
+
+run = st.session_state.get("stability")
+if run is None:
+    st.info("Press **Train all seeds** to see which features are stable.")
+    st.stop()
+if run.tokens != tokens_of(table):
+    st.warning("The table has changed since this comparison; train again to use the new table.")
+
+k = len(run.seeds)
+st.caption(f"{k} seeds trained together in {run.train_seconds:.2f} s.")
+if run.recovered:
+    st.subheader("Named features: in how many seeds were they recovered?")
+    st.altair_chart(charts.recovery_chart(run.recovered, k), width="stretch")
+
+st.subheader("Consensus features")
+st.caption("Features from different seeds with the same active tokens, or decoder directions that "
+           "agree (cosine >= 0.9), are one consensus feature. Bars show its median activation.")
+shown = [c for c in run.consensus if c.seeds >= 2][:16]
+if not shown:
+    st.info("No feature appeared in two or more seeds.")
+else:
+    titles = [f"{c.seeds}/{k} seeds" + (f": {c.reference}" if c.reference else "") + f" (#{i})"
+              for i, c in enumerate(shown)]
+    st.altair_chart(charts.consensus_bars(np.stack([c.activation for c in shown]), titles, run.tokens),
+                    width="content")
+rare = len(run.consensus) - len(shown)
+if rare > 0:
+    st.caption(f"{rare} more feature group(s) appeared in a single seed only or are not shown.")

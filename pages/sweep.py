@@ -1,0 +1,60 @@
+"""Sweep page: many hidden sizes x sparsity weights at once; pick an SAE on the trade-off chart."""
+
+import streamlit as st
+
+from pages.session import current_table, store_result, training_config
+from sae_core import charts
+from sae_core.errors import SAEInputError
+from sae_core.sweep import MAX_GRID, sweep
+from sae_core.table import tokens_of, values_of
+
+st.title("Sweep")
+st.markdown(
+    "Sparsity and reconstruction pull against each other: more sparsity means fewer features "
+    "per token but a worse reconstruction. This page trains a whole grid of SAEs **at once** "
+    "and plots each one as a point. Good SAEs sit in the top-left corner (sparse and faithful). "
+    "Click a point to open its features."
+)
+
+table = current_table()
+base = training_config()
+c1, c2, c3 = st.columns(3)
+hidden = c1.multiselect("Hidden sizes", [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64], default=[4, 8, 16],
+                        key="sweep_hidden")
+weights = c2.multiselect("Sparsity weights", [0.0, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0],
+                         default=[0.003, 0.01, 0.03, 0.1], key="sweep_weights")
+n_seeds = c3.number_input("Seeds per setting", 1, 10, 2, key="sweep_seeds")
+st.caption(f"Other settings from the Train page: lr {base.lr:g}, {base.epochs:,} epochs. "
+           f"At most {MAX_GRID} models per sweep.")
+
+if st.button("Run sweep", type="primary", icon=":material/play_arrow:"):
+    progress = st.progress(0.0, text="Training…")
+    try:
+        st.session_state.sweep = sweep(values_of(table), base, hidden, weights, list(range(int(n_seeds))),
+                                       on_step=lambda log: progress.progress(log.fraction, text=f"Epoch {log.epoch:,}"))
+        st.session_state.sweep_tokens = tokens_of(table)
+    except SAEInputError as error:
+        st.error(f"Cannot run the sweep: {error}")
+    progress.empty()
+
+result = st.session_state.get("sweep")
+if result is None:
+    st.info("Choose the grid and press **Run sweep**.")
+    st.stop()
+if st.session_state.sweep_tokens != tokens_of(table):
+    st.warning("The table has changed since this sweep; run it again to use the new table.")
+
+st.caption(f"{len(result.table)} models trained together in {result.train_seconds:.2f} s.")
+event = st.altair_chart(charts.tradeoff_chart(result.table), width="stretch", on_select="rerun",
+                        selection_mode=charts.SWEEP_SELECTION, key="sweep_chart")
+picked = event.selection.get(charts.SWEEP_SELECTION, []) if event else []
+labels = {int(r.point): f"#{int(r.point)}: hidden {int(r.hidden_dim)}, sparsity {r.sparsity_weight:g}, seed {int(r.seed)} "
+                        f"(L0 {r.l0:.2f}, EV {r.explained_variance:.1%})" for r in result.table.itertuples()}
+default = int(picked[0]["point"]) if picked else 0
+point = st.selectbox("Model", list(labels), index=list(labels).index(default), format_func=labels.get,
+                     key=f"sweep_point_{default}")
+if st.button("Open its features", icon=":material/insights:"):
+    store_result(result.results[point])
+    st.switch_page("pages/features.py")
+with st.expander("All models as a table"):
+    st.dataframe(result.table, hide_index=True)
