@@ -18,5 +18,9 @@ pages = st.navigation([
     st.Page("pages/stability.py", title="Stability", icon=":material/verified:"),
     st.Page("pages/sweep.py", title="Sweep", icon=":material/scatter_plot:"),
 ])
-sidebar_status()
+# The page may change the table or the model (an edit, Train, Stop): write the sidebar status
+# before the page runs and again after it, so it never lags one rerun behind.
+status = st.sidebar.empty()
+sidebar_status(status.container())
 pages.run()
+sidebar_status(status.container())

@@ -45,7 +45,7 @@ with upload_col:
         st.error(f"Upload not used: {st.session_state.upload_error}. Your table is unchanged.")
 
 # ---- the editor -----------------------------------------------------------------------------
-st.subheader(f"Table: {len(table)} tokens x {len(dims_of(table))} dimensions")
+heading = st.empty()  # filled below: an edit in the editor changes the table in this run
 st.caption(
     "Click a cell to change it, double-click a token to rename it, use the + row at the bottom "
     "to add a token and the row checkboxes and the bin icon to delete tokens. Paste from a spreadsheet into "
@@ -63,6 +63,7 @@ try:
         table = valid
 except SAEInputError as error:
     st.error(f"This edit is not used yet: {error}. The last valid table is kept for training.")
+heading.subheader(f"Table: {len(table)} tokens x {len(dims_of(table))} dimensions")
 
 # ---- dimensions -------------------------------------------------------------------------------
 with st.expander("Add, remove or rename dimensions"):

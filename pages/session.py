@@ -93,19 +93,20 @@ def result_is_stale() -> bool:
             or st.session_state.get("result_dims") != dims_of(table))
 
 
-def sidebar_status() -> None:
-    """A two-line reminder of what this visitor has: the table and the model."""
+def sidebar_status(where=None) -> None:
+    """A two-line reminder of what this visitor has: the table and the model (in ``where``, default the sidebar)."""
+    where = st.sidebar if where is None else where
     table = current_table()
-    st.sidebar.caption(
+    where.caption(
         f"**Table:** {st.session_state.table_source} — {len(table)} tokens x {len(dims_of(table))} dims"
     )
     result = st.session_state.get("result")
     if result is None:
-        st.sidebar.caption("**Model:** not trained yet")
+        where.caption("**Model:** not trained yet")
     else:
         m = result.metrics
         note = " (table changed since)" if result_is_stale() else ""
-        st.sidebar.caption(
+        where.caption(
             f"**Model:** {result.config.hidden_dim} features, {result.epochs_done} epochs, "
             f"explained variance {m.explained_variance:.1%}{note}"
         )

@@ -1,5 +1,7 @@
 """Train page: fit a sparse autoencoder to the table, live."""
 
+import threading
+
 import streamlit as st
 
 from pages.session import current_table, result_is_stale, store_result, training_config
@@ -63,12 +65,21 @@ st.query_params.from_dict(AppState(st.session_state.get("example", "seed_tokens"
 
 # ---- a run interrupted by Stop (or by any click) keeps what it had learned -------------------
 in_flight = st.session_state.pop("trainer", None)
+if in_flight is not None:
+    # With fastReruns the interrupted run's thread is only told to stop at its next Streamlit
+    # call, up to 1/40 of the run later: stop it now and wait, so the model kept is one
+    # consistent snapshot and no orphaned thread goes on training it.
+    stop_event, done = st.session_state.pop("trainer_events", (None, None))
+    if stop_event is not None:
+        stop_event.set()
+        done.wait(timeout=30)
 if in_flight is not None and in_flight.epoch > 0:
     store_result(in_flight.result())
-    st.session_state.train_notice = (
-        f"Stopped at epoch {in_flight.epoch:,} of {in_flight.config.epochs:,}; "
-        "the model learned so far is kept below."
-    )
+    if not in_flight.finished:  # (it may have reached its last epoch just before the click)
+        st.session_state.train_notice = (
+            f"Stopped at epoch {in_flight.epoch:,} of {in_flight.config.epochs:,}; "
+            "the model learned so far is kept below."
+        )
 
 b1, b2, _ = st.columns([1, 1, 6])
 train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:")
@@ -81,7 +92,9 @@ if train_clicked:
     except SAEInputError as error:
         st.error(f"Cannot train: {error}")
     else:
+        stop_event, done = threading.Event(), threading.Event()
         st.session_state.trainer = trainer
+        st.session_state.trainer_events = (stop_event, done)
         progress = st.progress(0.0, text="Starting…")
         live_chart = st.empty()
 
@@ -90,8 +103,14 @@ if train_clicked:
                                                  f"loss {log.total[0]:.5f}")
             live_chart.altair_chart(charts.loss_chart(trainer.history()), width="stretch")
 
-        trainer.fit(on_step=show_progress, every=max(1, trainer.config.epochs // 40))
+        try:
+            trainer.fit(on_step=show_progress, every=max(1, trainer.config.epochs // 40), stop=stop_event)
+        finally:
+            done.set()
+        if stop_event.is_set():  # a newer run (Stop, or any click) has taken this trainer over
+            st.stop()
         st.session_state.pop("trainer", None)
+        st.session_state.pop("trainer_events", None)
         store_result(trainer.result())
         progress.empty()
         live_chart.empty()
@@ -109,7 +128,7 @@ st.subheader("Result")
 if result_is_stale():
     st.warning("The table has changed since this model was trained; train again to use the new table.")
 k1, k2, k3, k4 = st.columns(4)
-k1.metric("Reconstruction MSE", f"{m.mse:.5f}", help="Mean squared error of x_hat against x.")
+k1.metric("Reconstruction MSE", f"{m.mse:.3g}", help="Mean squared error of x_hat against x.")
 k2.metric("Explained variance", f"{m.explained_variance:.1%}",
           help="1 - residual variance / variance of the table. 100% is a perfect reconstruction.")
 k3.metric("Mean L0", f"{m.l0:.2f}", help="Average number of features active on a token.")

@@ -51,8 +51,9 @@ def parse_csv(data: bytes, name: str = "table.csv") -> pd.DataFrame:
     """
     name = Path(str(name)).name or "table.csv"  # never echo a path back to the user
     _check_size(len(data), name)
+    empty = TableError(f"{name}: the file is empty; expected a header row 'token,d0,d1,...'")
     if not data.strip():
-        raise TableError(f"{name}: the file is empty; expected a header row 'token,d0,d1,...'")
+        raise empty
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -62,6 +63,8 @@ def parse_csv(data: bytes, name: str = "table.csv") -> pd.DataFrame:
         ) from None
     if "\x00" in text:
         raise TableError(f"{name}: contains NUL bytes; this is not a text CSV file")
+    if not text.strip():  # only a byte-order mark or Unicode whitespace
+        raise empty
     first_line = text.lstrip("\r\n").splitlines()[0]
     delimiter = max(_DELIMITERS, key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -69,6 +72,8 @@ def parse_csv(data: bytes, name: str = "table.csv") -> pd.DataFrame:
         rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     except csv.Error as error:
         raise TableError(f"{name}: line {reader.line_num}: malformed CSV ({error})") from None
+    if not rows:  # only delimiters and blanks
+        raise empty
     header = [cell.strip() for cell in rows[0][1]]
     _check_header(header, name)
     dims = header[1:]
@@ -113,7 +118,8 @@ def validate_table(frame: pd.DataFrame, name: str = "table") -> pd.DataFrame:
         )
     tokens = []
     for i, token in enumerate(frame[TOKEN].tolist()):
-        text = "" if token is None or (isinstance(token, float) and math.isnan(token)) else str(token).strip()
+        missing = token is None or token is pd.NA or (isinstance(token, float) and math.isnan(token))
+        text = "" if missing else str(token).strip()
         if not text:
             raise TableError(f"{name}: row {i + 1} has an empty token name")
         if len(text) > limits.MAX_TOKEN_CHARS:
@@ -185,7 +191,7 @@ def _is_number(text: str) -> bool:
 
 
 def _parse_number(cell, where: str) -> float:
-    if cell is None or (isinstance(cell, str) and not cell.strip()):
+    if cell is None or cell is pd.NA or (isinstance(cell, str) and not cell.strip()):
         raise TableError(f"{where} is empty; every cell needs a number")
     if isinstance(cell, bool):
         raise TableError(f"{where}: {cell} is not a number")
@@ -269,4 +275,4 @@ def table_to_csv(table: pd.DataFrame) -> bytes:
     out = table.copy()
     out[TOKEN] = out[TOKEN].astype(str).map(neutralise_formula)
     out.columns = [TOKEN] + [neutralise_formula(str(c)) for c in dims_of(table)]
-    return out.to_csv(index=False, lineterminator="\n", float_format="%.6g").encode("utf-8")
+    return out.to_csv(index=False, lineterminator="\n", float_format="%.10g").encode("utf-8")

@@ -3,6 +3,7 @@
     f     = ReLU(x @ W_enc + b_enc)        encoder, Linear(d_in, hidden) + ReLU
     x_hat = f @ W_dec + b_dec               decoder, Linear(hidden, d_in), no ReLU
     loss  = mean((x_hat - x)^2) + sparsity_weight * mean(|f|)
+            (option ``decoder_norm_penalty``: mean(|f_j| * ||W_dec_j||) instead)
 
 Each of the S members is an independent SAE (its own seed, sparsity weight and hidden
 size); they share the input x and are trained together because the sum of their losses
@@ -28,8 +29,11 @@ class StandardSAE(nn.Module):
     label = "ReLU SAE (the article's)"
 
     def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, decoder_norm_penalty: bool = False):
         super().__init__()
+        # Weigh each feature's sparsity cost by its decoder row's length (Anthropic, April 2024),
+        # so a feature cannot dodge the penalty by shrinking f and growing its decoder row.
+        self.decoder_norm_penalty = decoder_norm_penalty
         n_members = len(seeds)
         if not (len(hidden_dims) == len(sparsity_weights) == n_members):
             raise ValueError("hidden_dims, seeds and sparsity_weights need one entry per member")
@@ -80,7 +84,10 @@ class StandardSAE(nn.Module):
         f_SNH = self.encode(x_ND)
         x_hat_SND = self.decode(f_SNH)
         mse_S = ((x_hat_SND - x_ND) ** 2).mean(dim=(1, 2))
-        l1_S = f_SNH.abs().sum(dim=(1, 2)) / (x_ND.shape[0] * self.hidden_size)
+        f_SNH = f_SNH.abs()
+        if self.decoder_norm_penalty:
+            f_SNH = f_SNH * self.W_dec.norm(dim=2)[:, None, :]
+        l1_S = f_SNH.sum(dim=(1, 2)) / (x_ND.shape[0] * self.hidden_size)
         return {"mse": mse_S, "sparsity": self.sparsity_weight * l1_S}
 
     @torch.no_grad()
@@ -88,17 +95,29 @@ class StandardSAE(nn.Module):
         """Losses as in :meth:`losses`, and their gradient written into each ``.grad``.
 
         d x_hat = 2 (x_hat - x) / (N D);  d f = d x_hat W_dec^T + w / (N H), where f > 0.
+        With ``decoder_norm_penalty`` the L1 term of feature j is scaled by r_j = ||W_dec_j||,
+        so d f_j gets w r_j / (N H) and d W_dec_j gets w sum_n f_nj W_dec_j / (r_j N H).
         """
         n, d = x_ND.shape
         f_SNH = self.encode(x_ND)
         err_SND = self.decode(f_SNH).sub_(x_ND)
         mse_S = err_SND.pow(2).mean(dim=(1, 2))
-        l1_S = f_SNH.sum(dim=(1, 2)) / (n * self.hidden_size)
+        scale_S11 = (self.sparsity_weight / (n * self.hidden_size))[:, None, None]
         d_xhat_SND = err_SND.mul_(2.0 / (n * d))
-        l1_grad_S11 = (self.sparsity_weight / (n * self.hidden_size))[:, None, None]
-        d_pre_SNH = torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2)).add_(l1_grad_S11)
+        if self.decoder_norm_penalty:
+            norm_S1H = self.W_dec.norm(dim=2)[:, None, :]
+            f_sum_S1H = f_SNH.sum(dim=1, keepdim=True)
+            l1_S = (f_sum_S1H * norm_S1H).sum(dim=(1, 2)) / (n * self.hidden_size)
+            l1_grad = scale_S11 * norm_S1H  # (S, 1, H)
+        else:
+            l1_S = f_SNH.sum(dim=(1, 2)) / (n * self.hidden_size)
+            l1_grad = scale_S11
+        d_pre_SNH = torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2)).add_(l1_grad)
         d_pre_SNH.mul_(f_SNH > 0)
         self.W_dec.grad = torch.matmul(f_SNH.transpose(1, 2), d_xhat_SND)
+        if self.decoder_norm_penalty:
+            unit_SHD = self.W_dec / norm_S1H.transpose(1, 2).clamp_min(1e-12)
+            self.W_dec.grad.add_(unit_SHD * (scale_S11 * f_sum_S1H).transpose(1, 2))
         self.b_dec.grad = d_xhat_SND.sum(dim=1)
         self.W_enc.grad = torch.matmul(x_ND.T, d_pre_SNH)
         self.b_enc.grad = d_pre_SNH.sum(dim=1)
@@ -112,7 +131,8 @@ class StandardSAE(nn.Module):
     def member(self, s: int) -> "StandardSAE":
         """Member s alone, as a one-member model with its padding removed."""
         h = self.hidden_dims[s]
-        one = StandardSAE(self.d_in, [h], [self.seeds[s]], [float(self.sparsity_weight[s])])
+        one = StandardSAE(self.d_in, [h], [self.seeds[s]], [float(self.sparsity_weight[s])],
+                          decoder_norm_penalty=self.decoder_norm_penalty)
         one.W_enc.copy_(self.W_enc[s : s + 1, :, :h])
         one.b_enc.copy_(self.b_enc[s : s + 1, :h])
         one.W_dec.copy_(self.W_dec[s : s + 1, :h])

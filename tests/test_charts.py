@@ -1,0 +1,145 @@
+"""sae_core.charts: every chart serialises and carries the expected rows."""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+
+from sae_core import charts
+
+TOKENS = ["cat", "dog", "robot"]
+ACTS = np.array([  # 3 tokens x 4 features; F1 and F3 never fire
+    [1.0, 0.0, 0.5, 0.0],
+    [0.8, 0.0, 0.0, 0.0],
+    [0.0, 0.0, 2.0, 0.0],
+], dtype=np.float32)
+
+
+def spec_and_rows(chart) -> tuple[dict, pd.DataFrame]:
+    """The chart's Vega-Lite dict (must be JSON-serialisable) and its one dataset."""
+    spec = chart.to_dict()
+    json.dumps(spec)
+    datasets = list(spec.get("datasets", {}).values())
+    assert len(datasets) == 1
+    return spec, pd.DataFrame(datasets[0])
+
+
+def test_feature_colours():
+    assert charts.feature_name(3) == "F3"
+    assert charts.feature_colour(0) == charts.FEATURE_COLOURS[0]
+    assert charts.feature_colour(len(charts.FEATURE_COLOURS)) == charts.FEATURE_COLOURS[0]  # cycles
+    assert len(set(charts.FEATURE_COLOURS)) == len(charts.FEATURE_COLOURS)
+    assert charts.DEAD_COLOUR not in charts.FEATURE_COLOURS
+
+
+def test_activations_long():
+    long = charts.activations_long(ACTS, TOKENS)
+    assert len(long) == 12
+    assert list(long.columns) == ["feature", "feature_index", "token", "token_order", "activation", "dead"]
+    row = long[(long["feature"] == "F2") & (long["token"] == "robot")].iloc[0]
+    assert row["activation"] == 2.0 and row["token_order"] == 2 and not row["dead"]
+    assert set(long.loc[long["dead"], "feature"]) == {"F1", "F3"}
+
+
+def test_feature_bars_has_tokens_times_features_rows_and_dead_titles():
+    chart = charts.feature_bars(ACTS, TOKENS)
+    assert isinstance(chart, alt.FacetChart)
+    spec, rows = spec_and_rows(chart)
+    assert len(rows) == 3 * 4
+    titles = rows.drop_duplicates("feature_index").set_index("feature_index")["title"].to_dict()
+    assert titles == {0: "F0", 1: "F1 (dead)", 2: "F2", 3: "F3 (dead)"}
+    assert spec["facet"]["sort"] == ["F0", "F1 (dead)", "F2", "F3 (dead)"]
+    assert spec["columns"] == 4
+    scale = spec["spec"]["encoding"]["color"]["scale"]
+    assert scale["range"][1] == charts.DEAD_COLOUR and scale["range"][0] == charts.FEATURE_COLOURS[0]
+    assert scale["range"][2] == charts.FEATURE_COLOURS[2]  # a feature keeps its own colour
+    assert rows.loc[(rows["title"] == "F2") & (rows["token"] == "robot"), "activation"].item() == 2.0
+
+
+def test_feature_bars_shows_a_subset():
+    spec, rows = spec_and_rows(charts.feature_bars(ACTS, TOKENS, columns=2, shown=[2, 1]))
+    assert len(rows) == 3 * 2
+    assert set(rows["title"]) == {"F2", "F1 (dead)"}
+    assert spec["facet"]["sort"] == ["F2", "F1 (dead)"] and spec["columns"] == 2
+    assert spec["spec"]["encoding"]["color"]["scale"]["range"] == [charts.FEATURE_COLOURS[2], charts.DEAD_COLOUR]
+
+
+def test_feature_heatmap():
+    spec, rows = spec_and_rows(charts.feature_heatmap(ACTS, TOKENS))
+    assert len(rows) == 12
+    assert spec["encoding"]["y"]["sort"] == ["F0", "F1", "F2", "F3"]
+    assert spec["encoding"]["x"]["sort"] == TOKENS
+
+
+def test_table_heatmap(seed_table):
+    spec, rows = spec_and_rows(charts.table_heatmap(seed_table))
+    assert len(rows) == 8 * 4
+    assert set(rows.columns) == {"token", "dimension", "value"}
+    assert rows.loc[(rows["token"] == "robot") & (rows["dimension"] == "d2"), "value"].item() == pytest.approx(0.9)
+    assert spec["encoding"]["x"]["sort"] == ["d0", "d1", "d2", "d3"]
+
+
+def test_loss_chart_drops_non_positive_values_for_the_log_scale():
+    history = pd.DataFrame({"epoch": [1, 2, 3], "total": [1.0, 0.5, 0.25],
+                            "reconstruction": [0.9, 0.45, 0.2], "sparsity": [0.1, 0.05, 0.0]})
+    spec, rows = spec_and_rows(charts.loss_chart(history))
+    assert len(rows) == 3 * 3 - 1
+    assert set(rows["loss"]) == {"total", "reconstruction", "sparsity"}
+    assert (rows["value"] > 0).all()
+    assert spec["encoding"]["y"]["scale"]["type"] == "log"
+
+
+def test_loss_chart_from_a_real_history(seed_x):
+    from sae_core.training import TrainConfig, train
+
+    history = train(seed_x, TrainConfig(epochs=30)).history
+    _, rows = spec_and_rows(charts.loss_chart(history))
+    assert len(rows) == 3 * len(history)
+
+
+def test_decoder_direction_chart():
+    directions = np.array([[0.1, -0.2, 0.3], [1.0, 2.0, 3.0]])
+    spec, rows = spec_and_rows(charts.decoder_direction_chart(directions, ["a", "b", "c"], 1))
+    assert rows["dimension"].tolist() == ["a", "b", "c"] and rows["weight"].tolist() == [1.0, 2.0, 3.0]
+    assert spec["mark"]["color"] == charts.feature_colour(1)
+
+
+def test_token_bars():
+    spec, rows = spec_and_rows(charts.token_bars(ACTS, TOKENS, 2))
+    assert rows["token"].tolist() == TOKENS and rows["activation"].tolist() == [0.5, 0.0, 2.0]
+    assert spec["mark"]["color"] == charts.feature_colour(2)
+
+
+def test_tradeoff_chart():
+    table = pd.DataFrame({
+        "point": [0, 1, 2, 3], "hidden_dim": [4, 4, 8, 8], "sparsity_weight": [0.01, 0.1, 0.01, 0.1],
+        "seed": [0, 0, 0, 0], "mse": [0.1, 0.2, 0.05, 0.1], "explained_variance": [0.9, 0.8, 0.95, 0.9],
+        "l0": [2.0, 1.0, 3.0, 1.5], "dead_features": [0, 1, 2, 3],
+    })
+    spec, rows = spec_and_rows(charts.tradeoff_chart(table))
+    assert len(rows) == 4
+    assert spec["params"][0]["name"] == charts.SWEEP_SELECTION
+    assert spec["params"][0]["select"]["fields"] == ["point"]
+    assert spec["encoding"]["color"]["scale"]["domain"] == [4, 8]
+
+
+def test_consensus_bars():
+    acts = np.array([[1.0, 0.0, 0.5], [0.0, 2.0, 0.0]])
+    spec, rows = spec_and_rows(charts.consensus_bars(acts, ["animal (5 seeds)", "other"], TOKENS))
+    assert len(rows) == 2 * 3
+    assert rows.loc[(rows["title"] == "other") & (rows["token"] == "dog"), "activation"].item() == 2.0
+    assert spec["facet"]["sort"] == ["animal (5 seeds)", "other"]
+
+
+def test_recovery_chart():
+    chart = charts.recovery_chart({"animal": 4, "robot/AI": 1, "not an animal": 0}, 5)
+    spec, rows = spec_and_rows(chart)
+    assert rows["feature"].tolist() == ["animal", "robot/AI", "not an animal"]
+    assert rows["fraction"].tolist() == pytest.approx([0.8, 0.2, 0.0])
+    assert len(spec["layer"]) == 2
+    _, rows = spec_and_rows(charts.recovery_chart({}, 0))  # no references, no seeds: no division by zero
+    assert rows.empty

@@ -1,0 +1,180 @@
+"""AppTest tests of the Features page: the no-model guard, the charts, the cards, the references."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sae_core.examples import example_names
+from sae_core.features import recovered_by, top_tokens
+from sae_core.table import values_of
+from sae_core.training import RECOMMENDED, Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "streamlit_app.py")
+DATA_PAGE, TRAIN_PAGE, FEATURES_PAGE = "pages/data.py", "pages/train.py", "pages/features.py"
+EPOCHS = 300
+REFERENCE_LINE = "**Features the example's author expects:** "
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    matches = [b for b in at.button if b.label == label]
+    assert len(matches) == 1, f"expected one button {label!r}, found {[b.label for b in at.button]}"
+    matches[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def trained(at: AppTest | None = None, epochs: int = EPOCHS, seed: int = 0, **numbers) -> AppTest:
+    """Train on the Train page (as a visitor would), then open the Features page."""
+    at = at or start()
+    at.switch_page(TRAIN_PAGE).run()
+    for key, value in {"epochs": epochs, "seed": seed, **numbers}.items():
+        at.number_input(key=key).set_value(value)
+    click(at, "Train")
+    assert "result" in at.session_state
+    at.switch_page(FEATURES_PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def cards(at: AppTest) -> list[str]:
+    """Each feature card's heading (``#### F<j> ...``)."""
+    return [m.value for m in at.markdown if m.value.startswith("#### F")]
+
+
+def charts(at: AppTest) -> list:
+    return list(at.get("vega_lite_chart"))
+
+
+def live_and_dead(result) -> tuple[list[int], list[int]]:
+    acts = result.feature_activations
+    live = [j for j in range(acts.shape[1]) if (acts[:, j] > 0).any()]
+    return live, [j for j in range(acts.shape[1]) if j not in live]
+
+
+# ---- no model yet ---------------------------------------------------------------------------
+
+
+def test_without_a_model_the_page_says_so_and_links_to_train():
+    at = start()
+    at.switch_page(FEATURES_PAGE).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Features"]
+    assert [i.value for i in at.info] == ["No model yet. Train one on the Train page first."]
+    assert [link.label for link in at.get("page_link")] == ["Go to Train"]
+    assert charts(at) == [] and cards(at) == []
+
+
+# ---- after training -------------------------------------------------------------------------
+
+
+def test_after_training_the_page_shows_charts_and_a_card_per_live_feature():
+    at = trained()
+    result = at.session_state["result"]
+    tokens = at.session_state["result_tokens"]
+    live, dead = live_and_dead(result)
+    assert live, "a trained model has at least one live feature"
+    assert {"Activation of each feature on each token", "Heatmap: features x tokens", "Feature cards"} <= {
+        s.value for s in at.subheader}
+    assert at.toggle(key="hide_dead").value is bool(dead)
+    # founding figure + heatmap, then a token chart and a decoder-direction chart per card
+    assert len(charts(at)) == 2 + 2 * len(live)
+    headings = cards(at)
+    assert len(headings) == len(live)
+    for j in live:
+        assert any(h.startswith(f"#### F{j} ") for h in headings), j
+    top_lines = [m.value for m in at.markdown if m.value.startswith("Top tokens: ")]
+    assert len(top_lines) == len(live)
+    for j in live:
+        token, activation = top_tokens(result.feature_activations, tokens, j, k=1)[0]
+        assert any(line.startswith(f"Top tokens: **{token}** ({activation:.2f})") for line in top_lines), j
+    assert sum(c.value.startswith("Active set (≥ 25% of peak): ") for c in at.caption) == len(live)
+    if dead:
+        assert f"Dead features (fire on no token): {', '.join(f'F{j}' for j in dead)}." in [c.value for c in at.caption]
+    assert not at.warning  # neither stale nor stopped
+
+
+def test_showing_dead_features_adds_their_cards():
+    at = trained(epochs=150, hidden_dim=16, resample_dead_every=0)  # many more features than the table needs
+    live, dead = live_and_dead(at.session_state["result"])
+    if not dead:
+        pytest.skip("this run left no dead feature")
+    at.toggle(key="hide_dead").set_value(False).run()
+    assert not at.exception
+    headings = cards(at)
+    assert len(headings) == len(live) + len(dead)
+    assert sum("dead — fires on no token" in h for h in headings) == len(dead)
+    assert len(charts(at)) == 2 + 2 * (len(live) + len(dead))
+    assert len([m for m in at.markdown if m.value.startswith("Top tokens: ")]) == len(live)
+
+
+def test_reference_line_reports_which_named_features_were_recovered():
+    at = trained()
+    result = at.session_state["result"]
+    refs = at.session_state["result_references"]
+    assert {r.name for r in refs} == {"animal", "robot/AI", "not an animal"}
+    (line,) = [m.value for m in at.markdown if m.value.startswith(REFERENCE_LINE)]
+    found = recovered_by(result.feature_activations, at.session_state["result_tokens"], refs)
+    for name, j in found.items():
+        if j is None:
+            assert f":material/cancel: *{name}* not found" in line
+        else:
+            assert f":material/check_circle: *{name}* → F{j}" in line
+    assert any(c.value.startswith("A feature recovers a named feature when") for c in at.caption)
+
+
+def test_reference_line_follows_the_example_trained_on():
+    other = next(n for n in example_names() if n != "seed_tokens")
+    at = start()
+    at.selectbox(key="example").set_value(other)
+    click(at, "Load example")
+    trained(at)
+    (line,) = [m.value for m in at.markdown if m.value.startswith(REFERENCE_LINE)]
+    names = {r.name for r in at.session_state["result_references"]}
+    assert names and all(f"*{name}*" in line for name in names)
+    assert "*animal*" not in line
+
+
+def test_a_table_without_named_features_shows_no_reference_line():
+    at = start()
+    at.text_area(key="pasted").set_value("token,a,b,c\nsun,1,0,0.2\nmoon,0,1,0.1\nstar,0.5,0.5,1")
+    click(at, "Use pasted table")
+    trained(at, epochs=100)
+    assert not any(m.value.startswith(REFERENCE_LINE) for m in at.markdown)
+    assert cards(at)
+
+
+def test_features_of_a_changed_table_are_flagged_stale():
+    at = trained(epochs=100)
+    at.switch_page(DATA_PAGE).run()
+    at.selectbox(key="remove_dim").set_value("d3")
+    click(at, "Remove dimension")
+    at.switch_page(FEATURES_PAGE).run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "The table has changed since this model was trained; these are the features of the table it was trained on."]
+    assert at.session_state["result_dims"] == ["d0", "d1", "d2", "d3"]  # the charts use what it saw
+    assert cards(at)
+
+
+def test_a_stopped_run_says_where_it_stopped():
+    at = start()
+    trainer = Trainer(values_of(at.session_state["table"]), replace(RECOMMENDED, epochs=1000))
+    trainer.fit(stop=lambda: trainer.epoch >= 75)
+    at.session_state["trainer"] = trainer  # what a click on Stop leaves behind
+    at.switch_page(TRAIN_PAGE).run()
+    at.switch_page(FEATURES_PAGE).run()
+    assert not at.exception
+    assert "Training was stopped at epoch 75 of 1,000." in [c.value for c in at.caption]
+    assert cards(at)
