@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from pages.session import init_session, sidebar_status
+from app_pages.session import init_session, sidebar_status
 
 # One thread per session: on a shared server one visitor's training cannot take every core.
 torch.set_num_threads(1)
@@ -12,11 +12,11 @@ st.set_page_config(page_title="SAE Playground", page_icon=":material/scatter_plo
 init_session()
 
 pages = st.navigation([
-    st.Page("pages/data.py", title="Data", icon=":material/table:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/features.py", title="Features", icon=":material/insights:"),
-    st.Page("pages/stability.py", title="Stability", icon=":material/verified:"),
-    st.Page("pages/sweep.py", title="Sweep", icon=":material/scatter_plot:"),
+    st.Page("app_pages/data.py", title="Data", icon=":material/table:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/features.py", title="Features", icon=":material/insights:"),
+    st.Page("app_pages/stability.py", title="Stability", icon=":material/verified:"),
+    st.Page("app_pages/sweep.py", title="Sweep", icon=":material/scatter_plot:"),
 ])
 # The page may change the table or the model (an edit, Train, Stop): write the sidebar status
 # before the page runs and again after it, so it never lags one rerun behind.

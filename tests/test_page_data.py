@@ -1,7 +1,7 @@
 """AppTest tests of the Data page: the table, examples, uploads, pastes and dimension edits.
 
 The app starts from ``streamlit_app.py`` (which fills the session) and then switches page,
-as a visitor would; running ``pages/data.py`` alone would skip that set-up.
+as a visitor would; running ``app_pages/data.py`` alone would skip that set-up.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sae_core.table import dims_of, tokens_of
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-DATA_PAGE = "pages/data.py"
+DATA_PAGE = "app_pages/data.py"
 FOUNDING_TOKENS = ["cat", "happy cat", "dog", "loyal dog", "not cat", "not dog", "robot", "AI assistant"]
 
 

@@ -15,7 +15,7 @@ from sae_core.training import RECOMMENDED, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-DATA_PAGE, TRAIN_PAGE, FEATURES_PAGE = "pages/data.py", "pages/train.py", "pages/features.py"
+DATA_PAGE, TRAIN_PAGE, FEATURES_PAGE = "app_pages/data.py", "app_pages/train.py", "app_pages/features.py"
 EPOCHS = 300
 REFERENCE_LINE = "**Features the example's author expects:** "
 

@@ -15,7 +15,7 @@ from sae_core.training import ARTICLE, RECOMMENDED, TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-DATA_PAGE, TRAIN_PAGE = "pages/data.py", "pages/train.py"
+DATA_PAGE, TRAIN_PAGE = "app_pages/data.py", "app_pages/train.py"
 METRICS = ["Reconstruction MSE", "Explained variance", "Mean L0", "Dead features"]
 EPOCHS = 200  # small: each run takes well under a second
 

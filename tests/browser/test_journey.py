@@ -160,14 +160,9 @@ def test_stop_keeps_the_partial_model(page: Page, app_url: str, artifacts: Path)
     no_exception(page)
 
 
-@pytest.mark.xfail(
-    (ROOT / "pages").is_dir(), strict=True,
-    reason="Streamlit treats a folder named pages/ beside the entrypoint as a v1 multipage app until the "
-           "first run calls st.navigation: the first visit after a (re)start that opens /train runs "
-           "pages/train.py without streamlit_app.py (no session set-up: AttributeError 'table'). "
-           "Renaming the folder (e.g. app_pages/) fixes it.",
-)
 def test_a_deep_link_works_as_the_first_request_after_a_restart(browser, fresh_app_url: str, artifacts: Path):
+    """The page folder is app_pages/, not pages/: Streamlit would treat pages/ as a v1 multipage app
+    on a fresh server and run /train without streamlit_app.py (no session set-up)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = context.new_page()

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from pages.session import current_table, training_config
+from app_pages.session import current_table, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.stability import stability

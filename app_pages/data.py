@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.session import current_table, example_label, load_table, replace_table, update_table_from_editor
+from app_pages.session import current_table, example_label, load_table, replace_table, update_table_from_editor
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.examples import example_names, load_example
@@ -111,4 +111,4 @@ with side_col:
         st.markdown("**Features to look for** (named by the example's author):")
         for ref in refs:
             st.markdown(f"- *{ref.name}*: {', '.join(sorted(ref.tokens))}")
-    st.page_link("pages/train.py", label="Next: train an SAE", icon=":material/arrow_forward:")
+    st.page_link("app_pages/train.py", label="Next: train an SAE", icon=":material/arrow_forward:")

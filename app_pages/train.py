@@ -4,7 +4,7 @@ import threading
 
 import streamlit as st
 
-from pages.session import current_table, result_is_stale, store_result, training_config
+from app_pages.session import current_table, result_is_stale, store_result, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.export import model_to_zip
@@ -141,4 +141,4 @@ d1.download_button("Download model", model_to_zip(result, st.session_state.resul
                                                     st.session_state.result_tokens),
                    file_name="sae_model.zip", mime="application/zip", icon=":material/download:",
                    help="Weights as safetensors + config as JSON, in a zip.")
-d2.page_link("pages/features.py", label="Next: see the features it learned", icon=":material/arrow_forward:")
+d2.page_link("app_pages/features.py", label="Next: see the features it learned", icon=":material/arrow_forward:")

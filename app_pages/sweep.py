@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.session import current_table, store_result, training_config
+from app_pages.session import current_table, store_result, training_config
 from sae_core import charts
 from sae_core.errors import SAEInputError
 from sae_core.sweep import MAX_GRID, sweep
@@ -55,6 +55,6 @@ point = st.selectbox("Model", list(labels), index=list(labels).index(default), f
                      key=f"sweep_point_{default}")
 if st.button("Open its features", icon=":material/insights:"):
     store_result(result.results[point])
-    st.switch_page("pages/features.py")
+    st.switch_page("app_pages/features.py")
 with st.expander("All models as a table"):
     st.dataframe(result.table, hide_index=True)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.session import result_is_stale
+from app_pages.session import result_is_stale
 from sae_core import charts
 from sae_core.features import active_sets, recovered_by, top_tokens
 
@@ -17,7 +17,7 @@ st.markdown(
 result = st.session_state.get("result")
 if result is None:
     st.info("No model yet. Train one on the Train page first.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 tokens, dims = st.session_state.result_tokens, st.session_state.result_dims
