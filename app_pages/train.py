@@ -37,11 +37,11 @@ c2.number_input("Sparsity weight", 0.0, limits.MAX_SPARSITY_WEIGHT, step=0.01, f
                 key="sparsity_weight",
                 help="How strongly the loss pushes feature activations to zero. Higher: fewer "
                      "active features per token, worse reconstruction.")
-c3.number_input("Learning rate", 0.0001, limits.MAX_LR, step=0.001, format="%.4f", key="lr",
+c3.number_input("Learning rate", limits.MIN_LR, limits.MAX_LR, step=0.001, format="%.6g", key="lr",
                 help="Adam's step size. 0.001-0.03 works for small tables.")
 c4.number_input("Epochs", 1, limits.MAX_EPOCHS, step=100, key="epochs",
                 help="Full-batch Adam steps over the whole table.")
-c5.number_input("Random seed", 0, 2**31 - 1, step=1, key="seed",
+c5.number_input("Random seed", 0, limits.MAX_SEED, step=1, key="seed",
                 help="Sets the initial weights. Same seed + same settings + same table = the same model.")
 
 with st.expander("Training options (what the field learned after the article)"):
@@ -52,6 +52,12 @@ with st.expander("Training options (what the field learned after the article)"):
                 help="Start the encoder as the transpose of the decoder.")
     st.checkbox("Decoder bias starts at the data mean", key="init_decoder_bias_to_mean",
                 help="Features then only explain how tokens differ from the average token.")
+    st.checkbox("Sparsity weighted by decoder length", key="decoder_norm_penalty",
+                help="Each feature's sparsity cost is multiplied by the length of its decoder row, "
+                     "so the penalty cannot be dodged by small activations and a long decoder row.")
+    st.number_input("Initial decoder row length (0 = off)", 0.0, limits.MAX_INIT_DECODER_NORM, step=0.05,
+                    format="%.3g", key="init_decoder_norm",
+                    help="Every feature's decoder row starts at this length: a small, even start.")
     st.number_input("Resample dead features every N epochs (0 = off)", 0, limits.MAX_EPOCHS, step=50,
                     key="resample_dead_every",
                     help="A feature that fired on no token during the last N epochs is restarted "

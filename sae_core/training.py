@@ -54,17 +54,17 @@ class TrainConfig:
             raise bad(f"hidden size must be a whole number from 1 to {limits.MAX_HIDDEN} (got {self.hidden_dim})")
         if not _finite(self.sparsity_weight) or not 0 <= self.sparsity_weight <= limits.MAX_SPARSITY_WEIGHT:
             raise bad(f"sparsity weight must be between 0 and {limits.MAX_SPARSITY_WEIGHT:g} (got {self.sparsity_weight})")
-        if not _finite(self.lr) or not 0 < self.lr <= limits.MAX_LR:
-            raise bad(f"learning rate must be above 0 and at most {limits.MAX_LR:g} (got {self.lr})")
+        if not _finite(self.lr) or not limits.MIN_LR <= self.lr <= limits.MAX_LR:
+            raise bad(f"learning rate must be from {limits.MIN_LR:g} to {limits.MAX_LR:g} (got {self.lr})")
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= limits.MAX_EPOCHS:
             raise bad(f"epochs must be a whole number from 1 to {limits.MAX_EPOCHS:,} (got {self.epochs})")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= limits.MAX_SEED:
             raise bad(f"seed must be a whole number from 0 to 2^63-1 (got {self.seed})")
         if self.architecture not in ARCHITECTURES:
             raise bad(f"unknown architecture '{self.architecture}' (known: {', '.join(sorted(ARCHITECTURES))})")
         if not isinstance(self.resample_dead_every, int) or not 0 <= self.resample_dead_every <= limits.MAX_EPOCHS:
             raise bad(f"resample_dead_every must be 0 (off) or a number of epochs (got {self.resample_dead_every})")
-        if not _finite(self.init_decoder_norm) or not 0 <= self.init_decoder_norm <= 100:
+        if not _finite(self.init_decoder_norm) or not 0 <= self.init_decoder_norm <= limits.MAX_INIT_DECODER_NORM:
             raise bad(f"init_decoder_norm must be 0 (off) or a length up to 100 (got {self.init_decoder_norm})")
         work = n_rows * self.hidden_dim * self.epochs * n_members
         if work > limits.MAX_TRAINING_WORK:

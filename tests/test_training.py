@@ -404,6 +404,9 @@ def test_on_step_default_every_is_one_percent(seed_x):
     ({"epochs": 10.0}, "epochs"),
     ({"seed": -1}, "seed"),
     ({"seed": 2**63}, "seed"),
+    ({"seed": 2**31}, "seed"),
+    ({"lr": 1e-7}, "learning rate"),
+    ({"init_decoder_norm": -0.1}, "init_decoder_norm"),
     ({"architecture": "transformer"}, "unknown architecture 'transformer'"),
     ({"resample_dead_every": -5}, "resample_dead_every"),
 ])

@@ -14,7 +14,6 @@ from playwright.sync_api import Page, expect
 from sae_core import limits
 from sae_core.training import RECOMMENDED
 
-ROOT = Path(__file__).resolve().parents[2]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 FOUNDING_TOKENS = ["cat", "happy cat", "dog", "loyal dog", "not cat", "not dog", "robot", "AI assistant"]
 METRICS = ["Reconstruction MSE", "Explained variance", "Mean L0", "Dead features"]
