@@ -72,12 +72,12 @@ class StandardSAE(nn.Module):
 
     def encode(self, x_ND: Tensor) -> Tensor:
         """Feature activations f, shape (S, N, H)."""
-        f_SNH = torch.relu(torch.matmul(x_ND, self.W_enc) + self.b_enc[:, None, :])
+        f_SNH = torch.matmul(x_ND, self.W_enc).add_(self.b_enc[:, None, :]).relu_()  # in place: no copies
         return f_SNH * self.hidden_mask[:, None, :] if self.padded else f_SNH
 
     def decode(self, f_SNH: Tensor) -> Tensor:
         """Reconstruction x_hat, shape (S, N, D)."""
-        return torch.matmul(f_SNH, self.W_dec) + self.b_dec[:, None, :]
+        return torch.matmul(f_SNH, self.W_dec).add_(self.b_dec[:, None, :])
 
     def losses(self, x_ND: Tensor) -> dict[str, Tensor]:
         """Per-member losses (each shape (S,)), differentiable: the reference definition."""
@@ -112,8 +112,9 @@ class StandardSAE(nn.Module):
         else:
             l1_S = f_SNH.sum(dim=(1, 2)) / (n * self.hidden_size)
             l1_grad = scale_S11
-        d_pre_SNH = torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2)).add_(l1_grad)
-        d_pre_SNH.mul_(f_SNH > 0)
+        d_f_SNH = torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2)).add_(l1_grad)
+        d_pre_SNH = torch.ops.aten.threshold_backward(d_f_SNH, f_SNH, 0)  # ReLU's gradient, one pass
+        del d_f_SNH
         self.W_dec.grad = torch.matmul(f_SNH.transpose(1, 2), d_xhat_SND)
         if self.decoder_norm_penalty:
             unit_SHD = self.W_dec / norm_S1H.transpose(1, 2).clamp_min(1e-12)
