@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from sae_core import limits
 from sae_core.state import TRAINING_FIELDS
 from sae_core.table import values_of
-from sae_core.training import ARTICLE, RECOMMENDED, TrainConfig, Trainer
+from sae_core.training import ARTICLE, RECOMMENDED, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")

@@ -7,7 +7,7 @@ import pytest
 
 from sae_core.features import ReferenceFeature, load_references, recovered_by
 from sae_core.stability import match_features, stability
-from sae_core.training import ARTICLE, RECOMMENDED, TrainConfig, train, train_seeds
+from sae_core.training import ARTICLE, RECOMMENDED, train, train_seeds
 
 SEEDS = [0, 1, 2, 3]
 
