@@ -49,7 +49,7 @@ if dead:
     st.caption(f"Dead features (fire on no token): {', '.join(f'F{j}' for j in dead)}.")
 
 st.subheader("Heatmap: features x tokens")
-st.altair_chart(charts.feature_heatmap(acts, tokens), width="stretch")
+st.altair_chart(charts.feature_heatmap(acts, tokens, shown=shown), width="stretch")
 
 # ---- one card per feature --------------------------------------------------------------------
 st.subheader("Feature cards")

@@ -20,8 +20,8 @@ from sae_core.table import dims_of, tokens_of
 from sae_core.training import TrainConfig, TrainResult
 
 EXAMPLE_LABELS = {
-    "seed_tokens": "Founding example: animals vs robots (8 tokens x 4 dims)",
-    "colors_and_shapes": "Colours and shapes: 5 concepts in 3 dims (12 tokens)",
+    "seed_tokens": "Founding example: animals vs robots",
+    "colors_and_shapes": "Colours and shapes: 5 concepts in 3 dims",
 }
 
 

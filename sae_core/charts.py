@@ -29,6 +29,11 @@ def feature_colour(j: int) -> str:
     return FEATURE_COLOURS[j % len(FEATURE_COLOURS)]
 
 
+def _token_axis(title: str | None = None) -> alt.Axis:
+    """Every token labelled (Vega otherwise drops labels that would overlap)."""
+    return alt.Axis(labelAngle=-45, labelOverlap=False, labelLimit=90, title=title)
+
+
 def _feature_scale(names: list[str], colours: list[str]) -> alt.Scale:
     return alt.Scale(domain=names, range=colours)
 
@@ -51,7 +56,7 @@ def table_heatmap(table: pd.DataFrame) -> alt.Chart:
     long = table.melt(id_vars=[TOKEN], value_vars=dims, var_name="dimension", value_name="value")
     return alt.Chart(long).mark_rect().encode(
         x=alt.X("dimension:N", sort=dims, title="Activation dimension"),
-        y=alt.Y("token:N", sort=table[TOKEN].tolist(), title="Token"),
+        y=alt.Y("token:N", sort=table[TOKEN].tolist(), title="Token", axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True), title="Value"),
         tooltip=[TOKEN, "dimension", alt.Tooltip("value:Q", format=".3f")],
     ).properties(height=max(120, 22 * len(table)))
@@ -84,7 +89,7 @@ def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns:
         titles = [titles[j] for j in shown]
         colours = [colours[j] for j in shown]
     return alt.Chart(long).mark_bar().encode(
-        x=alt.X("token:N", sort=tokens, title=None, axis=alt.Axis(labelAngle=-45)),
+        x=alt.X("token:N", sort=tokens, axis=_token_axis()),
         y=alt.Y("activation:Q", title="Activation"),
         color=alt.Color("title:N", scale=_feature_scale(titles, colours), legend=None),
         tooltip=["feature", "token", alt.Tooltip("activation:Q", format=".3f")],
@@ -93,16 +98,19 @@ def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns:
     ).resolve_scale(y="shared")
 
 
-def feature_heatmap(feature_activations_NH: np.ndarray, tokens: list[str]) -> alt.Chart:
-    """Features (rows) x tokens (columns), colour = activation."""
+def feature_heatmap(feature_activations_NH: np.ndarray, tokens: list[str],
+                    shown: list[int] | None = None) -> alt.Chart:
+    """Features (rows; all, or those in ``shown``) x tokens (columns), colour = activation, 0 = white."""
     long = activations_long(feature_activations_NH, tokens)
-    n = int(np.asarray(feature_activations_NH).shape[1])
+    shown = list(range(np.asarray(feature_activations_NH).shape[1])) if shown is None else list(shown)
+    long = long[long["feature_index"].isin(shown)]
     return alt.Chart(long).mark_rect().encode(
-        x=alt.X("token:N", sort=tokens, title="Token", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("feature:N", sort=[feature_name(j) for j in range(n)], title="Feature"),
-        color=alt.Color("activation:Q", scale=alt.Scale(scheme="greens"), title="Activation"),
+        x=alt.X("token:N", sort=tokens, axis=_token_axis("Token")),
+        y=alt.Y("feature:N", sort=[feature_name(j) for j in shown], title="Feature",
+                axis=alt.Axis(labelOverlap=False)),
+        color=alt.Color("activation:Q", scale=alt.Scale(range=["#ffffff", "#1b7837"], domainMin=0), title="Activation"),
         tooltip=["feature", "token", alt.Tooltip("activation:Q", format=".3f")],
-    ).properties(height=max(120, 22 * n))
+    ).properties(height=max(120, 22 * len(shown)))
 
 
 def decoder_direction_chart(decoder_directions_HD: np.ndarray, dims: list[str], feature: int) -> alt.Chart:
@@ -110,8 +118,8 @@ def decoder_direction_chart(decoder_directions_HD: np.ndarray, dims: list[str], 
     row = np.asarray(decoder_directions_HD)[feature]
     long = pd.DataFrame({"dimension": dims, "weight": row.astype(float)})
     return alt.Chart(long).mark_bar(color=feature_colour(feature)).encode(
-        x=alt.X("dimension:N", sort=dims, title="Input dimension"),
-        y=alt.Y("weight:Q", title="Decoder weight"),
+        x=alt.X("dimension:N", sort=dims, title="Input dimension", axis=alt.Axis(labelOverlap=False, labelAngle=0)),
+        y=alt.Y("weight:Q", title="Weight"),
         tooltip=["dimension", alt.Tooltip("weight:Q", format=".3f")],
     ).properties(height=140)
 
@@ -121,7 +129,7 @@ def token_bars(feature_activations_NH: np.ndarray, tokens: list[str], feature: i
     a = np.asarray(feature_activations_NH)[:, feature].astype(float)
     long = pd.DataFrame({"token": tokens, "activation": a})
     return alt.Chart(long).mark_bar(color=feature_colour(feature)).encode(
-        x=alt.X("token:N", sort=tokens, title=None, axis=alt.Axis(labelAngle=-45)),
+        x=alt.X("token:N", sort=tokens, axis=_token_axis()),
         y=alt.Y("activation:Q", title="Activation"),
         tooltip=["token", alt.Tooltip("activation:Q", format=".3f")],
     ).properties(height=140)
@@ -159,7 +167,7 @@ def consensus_bars(activations_KN: np.ndarray, titles: list[str], tokens: list[s
     long = pd.DataFrame(rows, columns=["title", "index", "token", "activation"])
     colours = [feature_colour(k) for k in range(len(titles))]
     return alt.Chart(long).mark_bar().encode(
-        x=alt.X("token:N", sort=tokens, title=None, axis=alt.Axis(labelAngle=-45)),
+        x=alt.X("token:N", sort=tokens, axis=_token_axis()),
         y=alt.Y("activation:Q", title="Median activation"),
         color=alt.Color("title:N", scale=_feature_scale(titles, colours), legend=None),
         tooltip=["title", "token", alt.Tooltip("activation:Q", format=".3f")],
