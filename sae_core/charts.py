@@ -88,14 +88,20 @@ def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns:
         long = long[long["feature_index"].isin(shown)]
         titles = [titles[j] for j in shown]
         colours = [colours[j] for j in shown]
+    return _small_multiples(long, tokens, titles, colours, "Activation", columns, y_scale="shared")
+
+
+def _small_multiples(long: pd.DataFrame, tokens: list[str], titles: list[str], colours: list[str],
+                     y_title: str, columns: int, y_scale: str) -> alt.FacetChart:
+    """One small bar chart per ``title`` (tokens on x, ``activation`` on y), in a grid."""
     return alt.Chart(long).mark_bar().encode(
         x=alt.X("token:N", sort=tokens, axis=_token_axis()),
-        y=alt.Y("activation:Q", title="Activation"),
+        y=alt.Y("activation:Q", title=y_title),
         color=alt.Color("title:N", scale=_feature_scale(titles, colours), legend=None),
-        tooltip=["feature", "token", alt.Tooltip("activation:Q", format=".3f")],
+        tooltip=["title", "token", alt.Tooltip("activation:Q", format=".3f")],
     ).properties(width=170, height=120).facet(
         facet=alt.Facet("title:N", sort=titles, title=None), columns=columns,
-    ).resolve_scale(y="shared")
+    ).resolve_scale(y=y_scale)
 
 
 def feature_heatmap(feature_activations_NH: np.ndarray, tokens: list[str],
@@ -166,14 +172,7 @@ def consensus_bars(activations_KN: np.ndarray, titles: list[str], tokens: list[s
             for k in range(len(titles)) for i in range(len(tokens))]
     long = pd.DataFrame(rows, columns=["title", "index", "token", "activation"])
     colours = [feature_colour(k) for k in range(len(titles))]
-    return alt.Chart(long).mark_bar().encode(
-        x=alt.X("token:N", sort=tokens, axis=_token_axis()),
-        y=alt.Y("activation:Q", title="Median activation"),
-        color=alt.Color("title:N", scale=_feature_scale(titles, colours), legend=None),
-        tooltip=["title", "token", alt.Tooltip("activation:Q", format=".3f")],
-    ).properties(width=170, height=120).facet(
-        facet=alt.Facet("title:N", sort=titles, title=None), columns=columns,
-    ).resolve_scale(y="independent")
+    return _small_multiples(long, tokens, titles, colours, "Median activation", columns, y_scale="independent")
 
 
 def recovery_chart(recovered: dict[str, int], seeds: int) -> alt.Chart:

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import click, start_app
+
 from sae_core.examples import example_names, example_references, load_example
 from sae_core.table import dims_of, tokens_of
 
@@ -22,19 +24,7 @@ FOUNDING_TOKENS = ["cat", "happy cat", "dog", "loyal dog", "not cat", "not dog",
 
 
 def start() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(DATA_PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    matches = [b for b in at.button if b.label == label]
-    assert len(matches) == 1, f"expected one button {label!r}, found {[b.label for b in at.button]}"
-    matches[0].click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return start_app(DATA_PAGE)
 
 
 def errors(at: AppTest) -> list[str]:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import click, start_app
+
 from sae_core.examples import example_names
 from sae_core.features import recovered_by, top_tokens
 from sae_core.table import values_of
@@ -21,18 +23,7 @@ REFERENCE_LINE = "**Features the example's author expects:** "
 
 
 def start() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    matches = [b for b in at.button if b.label == label]
-    assert len(matches) == 1, f"expected one button {label!r}, found {[b.label for b in at.button]}"
-    matches[0].click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return start_app()
 
 
 def trained(at: AppTest | None = None, epochs: int = EPOCHS, seed: int = 0, **numbers) -> AppTest:

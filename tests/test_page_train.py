@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import click, start_app
+
 from sae_core import limits
 from sae_core.state import TRAINING_FIELDS
 from sae_core.table import values_of
@@ -21,21 +23,7 @@ EPOCHS = 200  # small: each run takes well under a second
 
 
 def start(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if query:
-        at.query_params.update(query)
-    at.run()
-    at.switch_page(TRAIN_PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    matches = [b for b in at.button if b.label == label]
-    assert len(matches) == 1, f"expected one button {label!r}, found {[b.label for b in at.button]}"
-    matches[0].click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return start_app(TRAIN_PAGE, query)
 
 
 def train(at: AppTest, epochs: int = EPOCHS, **settings) -> AppTest:
