@@ -3,13 +3,14 @@
 import streamlit as st
 import torch
 
-from app_pages.session import init_session, sidebar_status
+from app_pages.session import init_session, settle_interrupted_run, sidebar_status
 
 # One thread per session: on a shared server one visitor's training cannot take every core.
 torch.set_num_threads(1)
 
 st.set_page_config(page_title="SAE Playground", page_icon=":material/scatter_plot:", layout="wide")
 init_session()
+settle_interrupted_run()
 
 pages = st.navigation([
     st.Page("app_pages/data.py", title="Data", icon=":material/table:", default=True),

@@ -112,5 +112,29 @@ def sidebar_status(where=None) -> None:
         )
 
 
+
+def settle_interrupted_run() -> None:
+    """Keep what a run interrupted by Stop (or by any click, on any page) had learned.
+
+    Called by streamlit_app.py at the start of every run, before the page can change the table.
+    """
+    in_flight = st.session_state.pop("trainer", None)
+    if in_flight is not None:
+        # With fastReruns the interrupted run's thread is only told to stop at its next Streamlit
+        # call, up to 1/40 of the run later: stop it now and wait, so the model kept is one
+        # consistent snapshot and no orphaned thread goes on training it.
+        stop_event, done = st.session_state.pop("trainer_events", (None, None))
+        if stop_event is not None:
+            stop_event.set()
+            done.wait(timeout=30)
+    if in_flight is not None and in_flight.epoch > 0:
+        store_result(in_flight.result())
+        if not in_flight.finished:  # (it may have reached its last epoch just before the click)
+            st.session_state.train_notice = (
+                f"Stopped at epoch {in_flight.epoch:,} of {in_flight.config.epochs:,}; "
+                "the model learned so far is kept below."
+            )
+
+
 __all__ = ["example_names", "example_label", "init_session", "load_table", "replace_table", "update_table_from_editor",
-           "current_table", "training_config", "store_result", "result_is_stale", "sidebar_status"]
+           "current_table", "training_config", "store_result", "settle_interrupted_run", "result_is_stale", "sidebar_status"]

@@ -69,24 +69,6 @@ with st.expander("Training options (what the field learned after the article)"):
 st.query_params.from_dict(AppState(st.session_state.get("example", "seed_tokens"),
                                    training_config()).to_query())
 
-# ---- a run interrupted by Stop (or by any click) keeps what it had learned -------------------
-in_flight = st.session_state.pop("trainer", None)
-if in_flight is not None:
-    # With fastReruns the interrupted run's thread is only told to stop at its next Streamlit
-    # call, up to 1/40 of the run later: stop it now and wait, so the model kept is one
-    # consistent snapshot and no orphaned thread goes on training it.
-    stop_event, done = st.session_state.pop("trainer_events", (None, None))
-    if stop_event is not None:
-        stop_event.set()
-        done.wait(timeout=30)
-if in_flight is not None and in_flight.epoch > 0:
-    store_result(in_flight.result())
-    if not in_flight.finished:  # (it may have reached its last epoch just before the click)
-        st.session_state.train_notice = (
-            f"Stopped at epoch {in_flight.epoch:,} of {in_flight.config.epochs:,}; "
-            "the model learned so far is kept below."
-        )
-
 b1, b2, _ = st.columns([1, 1, 6])
 train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:")
 b2.button("Stop", icon=":material/stop:", help="Stop training and keep what was learned so far")
