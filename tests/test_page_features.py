@@ -169,3 +169,16 @@ def test_a_stopped_run_says_where_it_stopped():
     assert not at.exception
     assert "Training was stopped at epoch 75 of 1,000." in [c.value for c in at.caption]
     assert cards(at)
+
+
+def test_a_run_interrupted_from_another_page_is_kept_there():
+    """A click on Features during training interrupts the run; Features then shows its partial model."""
+    at = start()
+    trainer = Trainer(values_of(at.session_state["table"]), replace(RECOMMENDED, epochs=500))
+    trainer.fit(stop=lambda: trainer.epoch >= 75)
+    at.session_state["trainer"] = trainer
+    at.switch_page(FEATURES_PAGE).run()
+    assert not at.exception
+    assert "trainer" not in at.session_state
+    assert at.session_state["result"].epochs_done == 75
+    assert any("Training was stopped at epoch 75 of 500." in c.value for c in at.caption)
