@@ -9,7 +9,7 @@ from sae_core.errors import SAEInputError
 from sae_core.stability import stability
 from sae_core.table import tokens_of, values_of
 
-st.title("Stability across seeds")
+st.title("Stability")
 st.markdown(
     "One training run is one random draw: a different seed can find different features. Here "
     "the settings from the Train page are trained under many seeds **at once** (one batched "

@@ -154,7 +154,7 @@ def tradeoff_chart(sweep_table: pd.DataFrame) -> alt.Chart:
     return alt.Chart(sweep_table).mark_point(filled=True, size=90).encode(
         x=alt.X("l0:Q", title="Mean L0: active features per token (lower = sparser)"),
         y=alt.Y("explained_variance:Q", title="Explained variance (higher = better reconstruction)",
-                axis=alt.Axis(format="%")),
+                axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
         color=alt.Color("hidden_dim:O", title="Hidden size",
                         scale=alt.Scale(domain=hidden, range=FEATURE_COLOURS[: len(hidden)])),
         shape=alt.Shape("sparsity_weight:O", title="Sparsity weight"),
@@ -177,12 +177,10 @@ def consensus_bars(activations_KN: np.ndarray, titles: list[str], tokens: list[s
 
 def recovery_chart(recovered: dict[str, int], seeds: int) -> alt.Chart:
     """In how many of the seeds each named reference feature was recovered."""
-    long = pd.DataFrame({"feature": list(recovered), "seeds": list(recovered.values())})
-    long["fraction"] = long["seeds"] / max(seeds, 1)
-    base = alt.Chart(long).encode(
-        y=alt.Y("feature:N", sort=list(recovered), title=None),
+    labels = [f"{name}: {count}/{seeds}" for name, count in recovered.items()]
+    long = pd.DataFrame({"feature": labels, "seeds": list(recovered.values())})
+    return alt.Chart(long).mark_bar(color=FEATURE_COLOURS[0]).encode(
+        y=alt.Y("feature:N", sort=labels, title=None, axis=alt.Axis(labelLimit=250)),
         x=alt.X("seeds:Q", scale=alt.Scale(domain=[0, seeds]), title=f"Seeds (of {seeds}) that recovered it"),
-    )
-    bars = base.mark_bar(color=FEATURE_COLOURS[0])
-    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("seeds:Q"))
-    return (bars + labels).properties(height=max(60, 28 * len(long)))
+        tooltip=["feature", "seeds"],
+    ).properties(height=alt.Step(30))

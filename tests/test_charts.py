@@ -138,8 +138,8 @@ def test_consensus_bars():
 def test_recovery_chart():
     chart = charts.recovery_chart({"animal": 4, "robot/AI": 1, "not an animal": 0}, 5)
     spec, rows = spec_and_rows(chart)
-    assert rows["feature"].tolist() == ["animal", "robot/AI", "not an animal"]
-    assert rows["fraction"].tolist() == pytest.approx([0.8, 0.2, 0.0])
-    assert len(spec["layer"]) == 2
+    assert rows["feature"].tolist() == ["animal: 4/5", "robot/AI: 1/5", "not an animal: 0/5"]
+    assert rows["seeds"].tolist() == [4, 1, 0]
+    assert spec["encoding"]["x"]["scale"]["domain"] == [0, 5]
     _, rows = spec_and_rows(charts.recovery_chart({}, 0))  # no references, no seeds: no division by zero
     assert rows.empty

@@ -1,0 +1,31 @@
+"""AppTest: the Stability page trains K seeds at once and shows recovery and consensus features."""
+
+from apptest_helpers import click, start_app
+
+STABILITY_PAGE = "app_pages/stability.py"
+
+
+def test_guard_then_recovery_counts_and_consensus_for_the_defaults():
+    at = start_app(STABILITY_PAGE)
+    assert at.title[0].value == "Stability"
+    assert any("Train all seeds" in i.value for i in at.info)
+    at.slider(key="stability_seeds").set_value(6).run()
+    click(at, "Train all seeds")
+    run = at.session_state["stability"]
+    assert run.seeds == list(range(6))
+    assert run.recovered == {"animal": 6, "robot/AI": 6, "not an animal": 6}  # the recommended defaults
+    assert any("6 seeds trained together" in c.value for c in at.caption)
+    assert len(at.get("vega_lite_chart")) == 2  # recovery bars + consensus features
+
+
+def test_a_pasted_table_without_named_features_shows_only_consensus():
+    at = start_app("app_pages/data.py")
+    at.text_area(key="pasted").set_value("token,a,b\nx,1,0\ny,0,1\nz,1,1\n").run()
+    click(at, "Use pasted table")
+    at.switch_page(STABILITY_PAGE).run()
+    at.session_state["epochs"] = 200
+    at.slider(key="stability_seeds").set_value(3).run()
+    click(at, "Train all seeds")
+    run = at.session_state["stability"]
+    assert run.recovered == {} and run.tokens == ["x", "y", "z"]
+    assert not [s for s in at.subheader if "Named features" in s.value]
