@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load as load_safetensors
@@ -16,7 +18,7 @@ from sae_core.architectures.standard import StandardSAE
 from sae_core.errors import ModelFileError
 from sae_core.export import FORMAT, model_from_zip, model_to_zip
 from sae_core.table import dims_of, read_table, tokens_of, values_of
-from sae_core.training import TrainConfig, train
+from sae_core.training import RECOMMENDED, TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +219,12 @@ def test_zip_bomb_is_refused_before_unpacking(good_zip, monkeypatch):
     monkeypatch.setattr(limits, "MAX_UPLOAD_BYTES", 10_000)
     assert len(bomb) < 10_000
     assert "config.json unpacks to more than the size limit" in load_error(bomb)
+
+
+def test_a_loaded_model_keeps_the_decoder_norm_penalty_in_its_loss():
+    x = np.array([[0.1, 0.9, 0.3], [0.8, 0.1, 0.2], [0.4, 0.4, 0.9]], dtype=np.float32)
+    result = train(x, replace(RECOMMENDED, hidden_dim=5, epochs=30))
+    model, _ = model_from_zip(model_to_zip(result, ["a", "b", "c"]))
+    original = result.model.losses(torch.tensor(x))
+    loaded = model.losses(torch.tensor(x))
+    assert float(loaded["sparsity"][0]) == pytest.approx(float(original["sparsity"][0]), rel=1e-6)
