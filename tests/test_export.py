@@ -227,4 +227,4 @@ def test_a_loaded_model_keeps_the_decoder_norm_penalty_in_its_loss():
     model, _ = model_from_zip(model_to_zip(result, ["a", "b", "c"]))
     original = result.model.losses(torch.tensor(x))
     loaded = model.losses(torch.tensor(x))
-    assert float(loaded["sparsity"][0]) == pytest.approx(float(original["sparsity"][0]), rel=1e-6)
+    assert loaded["sparsity"][0].item() == pytest.approx(original["sparsity"][0].item(), rel=1e-6)
