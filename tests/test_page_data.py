@@ -31,6 +31,14 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+def assert_refused(at: AppTest, before: pd.DataFrame, expected: str) -> None:
+    """One error naming the problem, and the table exactly as it was."""
+    (message,) = errors(at)
+    assert expected in message
+    assert message.endswith("The table is unchanged.")
+    assert table(at).equals(before)
+
+
 def table(at: AppTest) -> pd.DataFrame:
     return at.session_state["table"]
 
@@ -151,10 +159,7 @@ def test_bad_paste_names_the_problem_and_keeps_the_table():
     before = table(at).copy()
     at.text_area(key="pasted").set_value("token,d0,d1\ncat,0.8,oops\ndog,0.7,0.2")
     click(at, "Use pasted table")
-    (message,) = errors(at)
-    assert "pasted table: line 2, column 'd1': 'oops' is not a number" in message
-    assert message.endswith("The table is unchanged.")
-    assert table(at).equals(before)
+    assert_refused(at, before, "pasted table: line 2, column 'd1': 'oops' is not a number")
 
 
 def test_good_paste_replaces_the_table():
@@ -187,10 +192,7 @@ def test_add_dimension_with_a_used_name_is_refused():
     before = table(at).copy()
     at.text_input(key="new_dim").set_value("d1")
     click(at, "Add dimension")
-    (message,) = errors(at)
-    assert "cannot add dimension 'd1': the name is empty or already used" in message
-    assert message.endswith("The table is unchanged.")
-    assert table(at).equals(before)
+    assert_refused(at, before, "cannot add dimension 'd1': the name is empty or already used")
 
 
 def test_remove_dimension_down_to_the_minimum():
