@@ -15,6 +15,7 @@ import json
 import sys
 from dataclasses import fields
 
+from . import limits
 from .errors import SAEInputError
 from .table import dims_of, read_table, tokens_of, values_of
 from .training import RECOMMENDED, TrainConfig, TrainResult, train
@@ -122,7 +123,6 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _check_seeds(k: int) -> list[int]:
-    from . import limits
     if not 1 <= k <= limits.MAX_SEEDS:
         raise SAEInputError(f"--seeds must be from 1 to {limits.MAX_SEEDS} (got {k})")
     return list(range(k))

@@ -82,7 +82,7 @@ def model_from_zip(data: bytes, name: str = "model.zip"):
         if not torch.isfinite(tensor).all():
             raise ModelFileError(f"{name}: tensor {key} contains NaN or infinite values")
     model = get_architecture(config.architecture)(d, [h], [config.seed], [config.sparsity_weight],
-                                                  **({"decoder_norm_penalty": True} if config.decoder_norm_penalty else {}))
+                                                  decoder_norm_penalty=config.decoder_norm_penalty)
     with torch.no_grad():
         for key in _PARAMS:
             getattr(model, key).copy_(tensors[key][None])

@@ -175,7 +175,7 @@ class Trainer:
             [m.hidden_dim for m in members],
             [m.seed for m in members],
             [m.sparsity_weight for m in members],
-            **({"decoder_norm_penalty": True} if first.decoder_norm_penalty else {}),
+            decoder_norm_penalty=first.decoder_norm_penalty,
         )
         self._initialise()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=first.lr)
