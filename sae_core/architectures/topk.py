@@ -22,6 +22,8 @@ class TopKSAE(SAE):
     key = "topk"
     label = "TopK (k features per token)"
     saelens_architecture = "topk"
+    summary = ("Each token keeps only its k strongest features; no penalty, so the kept "
+               "activations are not shrunk.")
     options = ("k", "auxk_weight")
     loss_names = ("mse", "auxk")
 
