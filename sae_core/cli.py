@@ -37,7 +37,7 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
         if f.name == "architecture":
-            parser.add_argument(flag, choices=sorted(ARCHITECTURES), default=default,
+            parser.add_argument(flag, default=default, metavar="NAME",
                                 help="which SAE; its own settings: " + "; ".join(
                                     f"{key}: {', '.join(cls.settings()) or '-'}" for key, cls in ARCHITECTURES.items()))
         elif isinstance(default, bool):
