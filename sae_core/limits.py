@@ -5,6 +5,9 @@ cites a cap says how to stay under it.
 """
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a CSV or model file larger than this is refused
+# A file inside a model zip or folder (cfg.json, sae_weights.safetensors) may unpack to at most
+# this: the largest model the limits allow (4,096 x 1,024 float32, encoder + decoder) fits.
+MAX_MODEL_UNPACKED_BYTES = 40 * 1024 * 1024
 MAX_ROWS = 20_000  # tokens in a table
 MAX_DIMS = 1_024  # activation dimensions in a table
 MAX_HIDDEN = 4_096  # SAE features
