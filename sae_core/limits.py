@@ -20,3 +20,6 @@ MAX_LR = 10.0
 MAX_SEED = 2**31 - 1  # what a browser number box holds exactly
 MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
+# The CLI's --json prints tokens x features activations (and, for encode, reconstructions) only up
+# to this many activation cells; above it per-feature summaries (--full streams every number).
+MAX_JSON_MATRIX_CELLS = 1_000_000
