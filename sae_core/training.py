@@ -393,5 +393,8 @@ def train(x, config: TrainConfig | None = None, on_step: Callable[[StepLog], Non
 def train_seeds(x, config: TrainConfig, seeds: list[int], on_step=None, every: int = 0,
                 stop=None) -> list[TrainResult]:
     """Train the same configuration under several seeds at once (one batched model)."""
-    members = [replace(config, seed=int(s)) for s in seeds]
-    return Trainer(x, members).fit(on_step, every, stop).results()
+    return Trainer(x, seed_members(config, seeds)).fit(on_step, every, stop).results()
+
+
+def seed_members(config: TrainConfig, seeds: list[int]) -> list[TrainConfig]:
+    return [replace(config, seed=int(s)) for s in seeds]
