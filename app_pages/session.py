@@ -127,7 +127,10 @@ def settle_interrupted_run() -> None:
         if stop_event is not None:
             stop_event.set()
             done.wait(timeout=30)
-    if in_flight is not None and in_flight.epoch > 0:
+    keep = st.session_state.pop("trainer_keep", None)  # Stability and Sweep keep their own result
+    if in_flight is not None and in_flight.epoch > 0 and keep is not None:
+        keep(in_flight)
+    elif in_flight is not None and in_flight.epoch > 0:
         store_result(in_flight.result())
         if not in_flight.finished:  # (it may have reached its last epoch just before the click)
             st.session_state.train_notice = (
