@@ -121,19 +121,25 @@ def test_members_are_independent(key):
     assert (f[0, :, 3:] == 0).all()  # padded features never fire
 
 
-@pytest.mark.parametrize("key", KEYS)
-def test_default_backward_is_autograd_of_the_losses(key):
+@pytest.mark.parametrize("key, dead", [(key, False) for key in KEYS] + [("topk", True), ("batchtopk", True)])
+def test_forward_backward_equals_autograd_of_the_losses(key, dead):
+    """Autograd by default; TopK's hand-written gradients too, and its AuxK fallback (dead features)."""
     model, x = model_and_x(key, hidden=(3, 5), seeds=(0, 1))
+    if dead:
+        model.auxk_weight = 0.5
+        model.steps_since_fired[:, 1] = DEAD_AFTER_STEPS
+    losses = model.losses(x)  # before forward_backward counts the step
     returned = model.forward_backward(x)
     by_model = {n: p.grad.clone() for n, p in model.named_parameters()}
     for p in model.parameters():
         p.grad = None
-    losses = model.losses(x)
     sum(losses.values()).sum().backward()
     for name, p in model.named_parameters():
         torch.testing.assert_close(by_model[name], p.grad, rtol=1e-10, atol=1e-12, msg=name)
     for name in losses:
         torch.testing.assert_close(returned[name], losses[name].detach(), rtol=1e-10, atol=1e-12)
+    if dead:
+        assert (returned["auxk"] > 0).all()
 
 
 def test_jumprelu_straight_through_gradients_by_hand():
