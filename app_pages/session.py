@@ -14,7 +14,7 @@ from dataclasses import fields
 import pandas as pd
 import streamlit as st
 
-from sae_core.examples import example_names, example_references, load_example
+from sae_core.examples import example_references, load_example
 from sae_core.state import TRAINING_FIELDS, AppState
 from sae_core.table import dims_of, tokens_of
 from sae_core.training import TrainConfig, TrainResult
@@ -139,5 +139,5 @@ def settle_interrupted_run() -> None:
             )
 
 
-__all__ = ["example_names", "example_label", "init_session", "load_table", "replace_table", "update_table_from_editor",
+__all__ = ["example_label", "init_session", "load_table", "replace_table", "update_table_from_editor",
            "current_table", "training_config", "store_result", "settle_interrupted_run", "result_is_stale", "sidebar_status"]

@@ -1,8 +1,8 @@
 """``python -m sae_core``: train an SAE on a CSV table from the command line.
 
-    python -m sae_core train TABLE.csv [--hidden-dim N] [--sparsity-weight W] [--lr LR]
-                                       [--epochs E] [--seed S] [--json] [--full] [--save DIR]
-                                       [--save-model OUT.zip]
+    python -m sae_core train TABLE.csv [--architecture NAME [--k K ...]] [--hidden-dim N]
+                                       [--sparsity-weight W] [--lr LR] [--epochs E] [--seed S]
+                                       [--batch-size B] [--json] [--full] [--save DIR] [--save-model OUT.zip]
     python -m sae_core encode MODEL_DIR_OR_ZIP TABLE.csv [--json] [--full]
     python -m sae_core stability TABLE.csv --seeds K [training flags] [--json]
     python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
@@ -24,6 +24,7 @@ from dataclasses import fields
 import numpy as np
 
 from . import limits
+from .architectures import ARCHITECTURES
 from .errors import SAEInputError
 from .saelens_format import encode_table, load_saelens, result_metadata, result_zip, save_saelens
 from .table import dims_of, read_table, tokens_of, values_of
@@ -43,7 +44,11 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        if isinstance(default, bool):
+        if f.name == "architecture":
+            parser.add_argument(flag, default=default, metavar="NAME",
+                                help="which SAE; its own settings: " + "; ".join(
+                                    f"{key}: {', '.join(cls.settings()) or '-'}" for key, cls in ARCHITECTURES.items()))
+        elif isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         else:
             parser.add_argument(flag, type=type(default), default=default, metavar=f.name.upper())
