@@ -17,3 +17,11 @@ MAX_LR = 10.0
 MAX_SEED = 2**31 - 1  # what a browser number box holds exactly
 MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
+# The ground-truth lab (synthetic data, the Superposition page, `python -m sae_core synth`)
+MAX_SYNTH_FEATURES = 4_096  # true features of a synthetic generator
+MAX_SYNTH_ACTIVE = 64  # mean active true features per sample
+MAX_SYNTH_BATCH = 8_192  # samples per streamed batch
+MAX_SYNTH_SECONDS = 120.0  # training time per architecture in one lab run
+MAX_TOY_FEATURES = 64  # features of the Toy-Models-of-Superposition generator
+MAX_TOY_DIMS = 16  # its hidden dimensions
+MAX_TOY_STEPS = 20_000  # Adam steps that train its toy model
