@@ -212,7 +212,7 @@ class ToySuperpositionConfig:
     importance_decay: float = 1.0  # importance of feature i = decay^i (1: all equal)
     seed: int = 0
     batch_size: int = 1024
-    toy_steps: int = 3000  # Adam steps that train the toy model before the SAE sees its h
+    toy_steps: int = 1000  # Adam steps that train the toy model before the SAE sees its h
 
     def validate(self) -> "ToySuperpositionConfig":
         _check_int("features", self.features, 1, limits.MAX_TOY_FEATURES)

@@ -149,7 +149,10 @@ class Trainer:
               "init_decoder_bias_to_mean", "resample_dead_every", "decoder_norm_penalty",
               "init_decoder_norm")
 
-    def __init__(self, x, members: list[TrainConfig] | TrainConfig):
+    def __init__(self, x, members: list[TrainConfig] | TrainConfig,
+                 batches: Callable[[int], Tensor] | None = None):
+        """``batches``: streamed data, step i trains on ``batches(i)`` (shape (n, D)) instead of x;
+        x then only sets the dimensions and the data-dependent initialisation."""
         members = [members] if isinstance(members, TrainConfig) else list(members)
         if not members:
             raise ConfigError("nothing to train: no configurations given")
@@ -169,6 +172,7 @@ class Trainer:
             )
         self.members = members
         self.config = first
+        self.batches = batches
         arch = get_architecture(first.architecture)
         self.model = arch(
             self.x_ND.shape[1],
@@ -206,7 +210,8 @@ class Trainer:
 
     def step(self) -> Tensor:
         """One full-batch update; returns the losses before it, shape (3, S): total, mse, sparsity."""
-        losses = self.model.forward_backward(self.x_ND)
+        x_ND = self.x_ND if self.batches is None else self.batches(self.epoch)
+        losses = self.model.forward_backward(x_ND)
         self.optimizer.step()
         cfg = self.config
         if cfg.unit_norm_decoder:
