@@ -34,8 +34,8 @@ CURVE_POINTS = 40  # points on each recovery-over-time line
 # (ReLU + L1, no options) with a sparsity weight suited to these data.
 LAB_RECIPES: dict[str, dict] = {
     "standard": {"lr": 1e-3, "sparsity_weight": 0.3},
-    "topk": {"lr": 1e-3, "unit_norm_decoder": True},
-    "batchtopk": {"lr": 1e-3, "unit_norm_decoder": True},
+    "topk": {"lr": 1e-3, "unit_norm_decoder": True, "tied_init": True},
+    "batchtopk": {"lr": 1e-3, "unit_norm_decoder": True, "tied_init": True},
     "jumprelu": {"lr": 1e-3},
 }
 
@@ -53,6 +53,7 @@ def lab_config(architecture: str, data: GroundTruthData, width: float = 2.0, see
     known = {f.name for f in fields(TrainConfig)}
     active = getattr(data.config, "active", None) or data.features * (1 - getattr(data.config, "sparsity", 0.0))
     settings = {"architecture": architecture, "hidden_dim": hidden, "seed": seed, "k": max(1, round(active)),
+                "batch_size": data.batch_size,
                 **LAB_RECIPES.get(architecture, {}), **overrides}
     steps = max(1, min(limits.MAX_EPOCHS, limits.MAX_TRAINING_WORK // (data.batch_size * hidden)))
     settings["epochs"] = steps

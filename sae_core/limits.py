@@ -5,11 +5,16 @@ cites a cap says how to stay under it.
 """
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a CSV or model file larger than this is refused
+MAX_UNPACKED_BYTES = 4 * MAX_UPLOAD_BYTES  # a file inside an uploaded model zip
 MAX_ROWS = 20_000  # tokens in a table
 MAX_DIMS = 1_024  # activation dimensions in a table
 MAX_HIDDEN = 4_096  # SAE features
-MAX_EPOCHS = 100_000  # full-batch steps
+MAX_EPOCHS = 100_000  # passes over the table
+DEFAULT_BATCH_SIZE = 4_096  # tokens per Adam step; larger tables train in mini-batches
 MAX_SEEDS = 64  # seeds trained at once by the stability view
+MAX_SWEEP_SEEDS = 10  # seeds per grid point on the Sweep page
+MAX_GRID = 256  # models in one sweep
+MAX_MODELS_PER_RUN = MAX_SEEDS * 16  # members of one batched training run
 MAX_TRAINING_WORK = 2_000_000_000  # rows x hidden x epochs x seeds in one run
 MAX_TOKEN_CHARS = 200  # characters in a token name
 MIN_LR = 1e-6
@@ -17,6 +22,7 @@ MAX_LR = 10.0
 MAX_SEED = 2**31 - 1  # what a browser number box holds exactly
 MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
+MAX_JUMPRELU_VALUE = 100.0  # JumpReLU starting threshold and bandwidth
 # The ground-truth lab (synthetic data, the Superposition page, `python -m sae_core synth`)
 MAX_SYNTH_FEATURES = 4_096  # true features of a synthetic generator
 MAX_SYNTH_ACTIVE = 64  # mean active true features per sample

@@ -324,7 +324,7 @@ def test_stop_event_set_from_the_callback(seed_x):
 def test_stop_callable(seed_x):
     trainer = Trainer(seed_x, TrainConfig(epochs=100))
     trainer.fit(stop=lambda: trainer.epoch >= 13)
-    assert trainer.epoch == 13 and trainer.stopped_early and not trainer.finished
+    assert trainer.epoch == 13 and not trainer.finished
     assert trainer.result().stopped_early
 
 
