@@ -7,7 +7,7 @@ import streamlit as st
 from app_pages.session import current_table, result_is_stale, store_result, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
-from sae_core.export import model_to_zip
+from app_pages.model_io import model_upload, result_downloads
 from sae_core.state import TRAINING_FIELDS, AppState
 from sae_core.table import values_of
 from sae_core.training import ARTICLE, RECOMMENDED, Trainer
@@ -100,12 +100,15 @@ if train_clicked:
         st.session_state.pop("trainer", None)
         st.session_state.pop("trainer_events", None)
         store_result(trainer.result())
+        st.session_state.pop("loaded_model_name", None)
         progress.empty()
         live_chart.empty()
 
 # ---- the model this visitor has --------------------------------------------------------------
 if st.session_state.get("train_notice"):
     st.warning(st.session_state.train_notice)
+with st.expander("Load a saved model instead (SAELens zip)"):
+    model_upload()
 result = st.session_state.get("result")
 if result is None:
     st.info("No model yet: choose settings and press **Train**.")
@@ -121,12 +124,12 @@ k2.metric("Explained variance", f"{m.explained_variance:.1%}",
           help="1 - residual variance / variance of the table. 100% is a perfect reconstruction.")
 k3.metric("Mean L0", f"{m.l0:.2f}", help="Average number of features active on a token.")
 k4.metric("Dead features", f"{m.dead_features} of {m.hidden_dim}", help="Features that fire on no token.")
-st.caption(f"{result.epochs_done:,} epochs in {result.train_seconds:.2f} s, seed {result.config.seed}.")
-st.altair_chart(charts.loss_chart(result.history), width="stretch")
+if st.session_state.get("loaded_model_name") and result.history.empty:
+    st.caption(f"Loaded from {st.session_state.loaded_model_name} ({result.config.hidden_dim} features), "
+               "read on the current table.")
+else:
+    st.caption(f"{result.epochs_done:,} epochs in {result.train_seconds:.2f} s, seed {result.config.seed}.")
+    st.altair_chart(charts.loss_chart(result.history), width="stretch")
 
-d1, d2 = st.columns([1, 3])
-d1.download_button("Download model", model_to_zip(result, st.session_state.result_dims,
-                                                    st.session_state.result_tokens),
-                   file_name="sae_model.zip", mime="application/zip", icon=":material/download:",
-                   help="Weights as safetensors + config as JSON, in a zip.")
-d2.page_link("app_pages/features.py", label="Next: see the features it learned", icon=":material/arrow_forward:")
+result_downloads(result, st.session_state.result_dims, st.session_state.result_tokens)
+st.page_link("app_pages/features.py", label="Next: see the features it learned", icon=":material/arrow_forward:")

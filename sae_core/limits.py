@@ -5,7 +5,9 @@ cites a cap says how to stay under it.
 """
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a CSV or model file larger than this is refused
-MAX_UNPACKED_BYTES = 4 * MAX_UPLOAD_BYTES  # a file inside an uploaded model zip
+# A file inside a model zip or folder (cfg.json, sae_weights.safetensors) may unpack to at most
+# this: the largest model the limits allow (4,096 x 1,024 float32, encoder + decoder) fits.
+MAX_UNPACKED_BYTES = 40 * 1024 * 1024
 MAX_ROWS = 20_000  # tokens in a table
 MAX_DIMS = 1_024  # activation dimensions in a table
 MAX_HIDDEN = 4_096  # SAE features
@@ -23,6 +25,9 @@ MAX_SEED = 2**31 - 1  # what a browser number box holds exactly
 MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
 MAX_JUMPRELU_VALUE = 100.0  # JumpReLU starting threshold and bandwidth
+# The CLI's --json prints tokens x features activations (and, for encode, reconstructions) only up
+# to this many activation cells; above it per-feature summaries (--full streams every number).
+MAX_JSON_MATRIX_CELLS = 1_000_000
 # The ground-truth lab (synthetic data, the Superposition page, `python -m sae_core synth`)
 MAX_SYNTH_FEATURES = 4_096  # true features of a synthetic generator
 MAX_SYNTH_ACTIVE = 64  # mean active true features per sample
