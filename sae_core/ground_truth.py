@@ -9,8 +9,10 @@ metric on held-out samples and labels each true feature (recovered, split, merge
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -19,7 +21,7 @@ import torch
 
 from . import limits
 from .architectures import ARCHITECTURES
-from .errors import ConfigError
+from .errors import ConfigError, SAEInputError
 from .metrics import (RecoveryMetrics, chance_level, cosine_matrix, decoder_rows, feature_labels,
                       hungarian_cosine, hungarian_matching, mmcs, recovery_metrics)
 from .synthetic import (GroundTruthData, SparseCombination, SparseCombinationConfig, ToySuperposition,
@@ -27,16 +29,17 @@ from .synthetic import (GroundTruthData, SparseCombination, SparseCombinationCon
 from .training import TrainConfig, Trainer
 
 EVAL_SAMPLES = 4096  # held-out samples for explained variance, L0 and dead fraction
+LAB_BATCH_SIZE = 256  # samples per step: more small steps beat fewer large ones within a time budget
 CURVE_POINTS = 40  # points on each recovery-over-time line
 
 # What each architecture trains with on streamed synthetic data (fields of TrainConfig; a
 # field an architecture does not have is skipped). The standard SAE is the article's
 # (ReLU + L1, no options) with a sparsity weight suited to these data.
 LAB_RECIPES: dict[str, dict] = {
-    "standard": {"lr": 1e-3, "sparsity_weight": 0.3},
-    "topk": {"lr": 1e-3, "unit_norm_decoder": True, "tied_init": True},
-    "batchtopk": {"lr": 1e-3, "unit_norm_decoder": True, "tied_init": True},
-    "jumprelu": {"lr": 1e-3},
+    "standard": {"lr": 3e-3, "sparsity_weight": 0.3},
+    "topk": {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True},
+    "batchtopk": {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True},
+    "jumprelu": {"lr": 3e-3},
 }
 
 
@@ -44,7 +47,8 @@ def lab_config(architecture: str, data: GroundTruthData, width: float = 2.0, see
                **overrides) -> TrainConfig:
     """The TrainConfig the lab uses for ``architecture``: hidden = width x true features,
     k = the data's mean active count (for architectures with a k), the recipe above, then
-    ``overrides``. Steps are capped only by the engine's work limit; time stops the run."""
+    ``overrides``. Each step trains on ``batch_size`` fresh samples; steps are capped only by the
+    engine's work limit, so the time budget is what stops a run."""
     if architecture not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture '{architecture}' (known: {', '.join(sorted(ARCHITECTURES))})")
     hidden = max(1, round(width * data.features))
@@ -53,11 +57,10 @@ def lab_config(architecture: str, data: GroundTruthData, width: float = 2.0, see
     known = {f.name for f in fields(TrainConfig)}
     active = getattr(data.config, "active", None) or data.features * (1 - getattr(data.config, "sparsity", 0.0))
     settings = {"architecture": architecture, "hidden_dim": hidden, "seed": seed, "k": max(1, round(active)),
-                "batch_size": data.batch_size,
+                "batch_size": LAB_BATCH_SIZE,
                 **LAB_RECIPES.get(architecture, {}), **overrides}
-    steps = max(1, min(limits.MAX_EPOCHS, limits.MAX_TRAINING_WORK // (data.batch_size * hidden)))
-    settings["epochs"] = steps
-    return TrainConfig(**{k: v for k, v in settings.items() if k in known}).validate(n_rows=data.batch_size)
+    settings["epochs"] = max(1, min(limits.MAX_EPOCHS, limits.MAX_TRAINING_WORK // (settings["batch_size"] * hidden)))
+    return TrainConfig(**{k: v for k, v in settings.items() if k in known}).validate(n_rows=settings["batch_size"])
 
 
 @dataclass
@@ -168,7 +171,8 @@ class GroundTruthLab:
         seconds, step, mmcs, hungarian). A callback that raises leaves the lab resumable."""
         user_stop = stop.is_set if isinstance(stop, threading.Event) else (stop or (lambda: False))
         for config in self.configs[len(self.runs):]:
-            trainer = Trainer(self.data.batch(0), config, batches=self.data.batch)
+            size = config.batch_size
+            trainer = Trainer(self.data.batch(0, size), config, batches=lambda i, size=size: self.data.batch(i, size))
             self.trainer, self._curve = trainer, [recovery_point(trainer.model, self.true_FD, 0, 0.0)]
             interval = self.seconds / CURVE_POINTS
             next_point = [interval]
@@ -278,3 +282,28 @@ def matched_order(cos_FH: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(cos_FH.shape[0]), np.array(matched + rest, dtype=int)
 
 
+
+
+GROUND_TRUTH_FILE = "ground_truth.safetensors"
+SAE_FOLDER = "sae"
+
+
+def save_lab_run(folder, data: GroundTruthData, run: LabRun) -> Path:
+    """Write FOLDER/ground_truth.safetensors (tensor ``directions``, [F, D], unit rows; the
+    generator's settings in its metadata) and FOLDER/sae/ (the trained SAE as a SAELens folder)."""
+    from safetensors.torch import save_file
+
+    from .saelens_format import save_saelens
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({"directions": data.directions_FD.contiguous()}, str(folder / GROUND_TRUTH_FILE),
+                  metadata={"generator": data.key, "settings": json.dumps(data.config.to_dict())})
+    except OSError as error:
+        raise SAEInputError(f"cannot write the ground truth: {error.strerror}") from None
+    save_saelens(run.model, folder / SAE_FOLDER, {
+        "playground_config": run.config.to_dict(),
+        "ground_truth": {"generator": data.key, **data.config.to_dict()},
+        "recovery": run.summary(),
+    })
+    return folder
