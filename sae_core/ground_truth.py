@@ -48,7 +48,7 @@ def lab_config(architecture: str, data: GroundTruthData, width: float = 2.0, see
     """The TrainConfig the lab uses for ``architecture``: hidden = width x true features,
     k = the data's mean active count (for architectures with a k), the recipe above, then
     ``overrides``. Each step trains on ``batch_size`` fresh samples; steps are capped only by the
-    engine's work limit, so the time budget is what stops a run."""
+    engine's work limit (unless ``epochs`` is overridden), so the time budget is what stops a run."""
     if architecture not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture '{architecture}' (known: {', '.join(sorted(ARCHITECTURES))})")
     hidden = max(1, round(width * data.features))
@@ -57,9 +57,9 @@ def lab_config(architecture: str, data: GroundTruthData, width: float = 2.0, see
     known = {f.name for f in fields(TrainConfig)}
     active = getattr(data.config, "active", None) or data.features * (1 - getattr(data.config, "sparsity", 0.0))
     settings = {"architecture": architecture, "hidden_dim": hidden, "seed": seed, "k": max(1, round(active)),
-                "batch_size": LAB_BATCH_SIZE,
-                **LAB_RECIPES.get(architecture, {}), **overrides}
+                "batch_size": LAB_BATCH_SIZE, **LAB_RECIPES.get(architecture, {})}
     settings["epochs"] = max(1, min(limits.MAX_EPOCHS, limits.MAX_TRAINING_WORK // (settings["batch_size"] * hidden)))
+    settings.update(overrides)  # e.g. epochs=300: a step budget (tests), within the time budget
     return TrainConfig(**{k: v for k, v in settings.items() if k in known}).validate(n_rows=settings["batch_size"])
 
 
