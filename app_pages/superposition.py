@@ -1,7 +1,7 @@
 """Superposition page: a ground-truth lab. Synthetic data with known features; did the SAE find them?"""
 
 import threading
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import streamlit as st
 
@@ -39,44 +39,59 @@ def settle_interrupted_lab() -> None:
 
 
 settle_interrupted_lab()
+
+
+def remember(name: str) -> None:
+    """A widget changed: copy its value into the app's own settings (before the page reruns)."""
+    value = st.session_state[f"lab_{name}"]
+    st.session_state[SETTINGS_KEY] = replace(st.session_state[SETTINGS_KEY],
+                                             **{name: tuple(value) if isinstance(value, list) else value})
+
+
+def kept(name: str) -> dict:
+    """Widget arguments that keep its value in the app's settings: key and change callback."""
+    return {"key": f"lab_{name}", "on_change": remember, "args": (name,)}
+
+
 settings = st.session_state.setdefault(SETTINGS_KEY, LabSettings())
-for f in fields(LabSettings):  # seed each widget from the app's copy (it is dropped when the page is hidden)
-    st.session_state.setdefault(f"lab_{f.name}", list(v) if isinstance(v := getattr(settings, f.name), tuple) else v)
+# Widget keys are dropped while the page is hidden (and a stale key may come back): every run
+# seeds each widget from the app's copy, which ``remember`` keeps up to date.
+for f in fields(LabSettings):
+    value = getattr(settings, f.name)
+    st.session_state[f"lab_{f.name}"] = list(value) if isinstance(value, tuple) else value
 
 # ---- the data -------------------------------------------------------------------------------
-generator = st.radio("Data", list(GENERATORS), format_func=GENERATORS.get, key="lab_generator", horizontal=True)
+generator = st.radio("Data", list(GENERATORS), format_func=GENERATORS.get, **kept("generator"), horizontal=True)
 c1, c2, c3, c4 = st.columns(4)
 if generator == "toy":
-    c1.number_input("True features (n)", 2, limits.MAX_TOY_FEATURES, step=1, key="lab_toy_features")
-    c2.number_input("Dimensions (m)", 2, limits.MAX_TOY_DIMS, step=1, key="lab_toy_dims",
+    c1.number_input("True features (n)", 2, limits.MAX_TOY_FEATURES, step=1, **kept("toy_features"))
+    c2.number_input("Dimensions (m)", 2, limits.MAX_TOY_DIMS, step=1, **kept("toy_dims"),
                     help="2 dimensions show the classic picture: true and learned directions as arrows.")
-    c3.slider("Sparsity (chance a feature is off)", 0.0, 0.99, step=0.01, key="lab_sparsity",
+    c3.slider("Sparsity (chance a feature is off)", 0.0, 0.99, step=0.01, **kept("sparsity"),
               help="Sparse features can share dimensions: the toy model packs more features than dimensions.")
-    c4.slider("Importance decay", 0.1, 1.0, step=0.05, key="lab_importance_decay",
+    c4.slider("Importance decay", 0.1, 1.0, step=0.05, **kept("importance_decay"),
               help="Feature i matters decay^i to the toy model: unimportant features get squeezed out.")
 else:
-    c1.number_input("Dimensions (D)", 2, limits.MAX_DIMS, step=8, key="lab_dims")
-    c2.number_input("True features (F)", 2, limits.MAX_SYNTH_FEATURES, step=16, key="lab_features")
-    c3.number_input("Active per sample (k)", 0.1, float(limits.MAX_SYNTH_ACTIVE), step=1.0, key="lab_active",
+    c1.number_input("Dimensions (D)", 2, limits.MAX_DIMS, step=8, **kept("dims"))
+    c2.number_input("True features (F)", 2, limits.MAX_SYNTH_FEATURES, step=16, **kept("features"))
+    c3.number_input("Active per sample (k)", 0.1, float(limits.MAX_SYNTH_ACTIVE), step=1.0, **kept("active"),
                     help="Mean number of true features on in a sample, each with a magnitude from U[0, 1].")
-    c4.slider("Frequency decay", 0.0, 2.0, step=0.1, key="lab_frequency_decay",
+    c4.slider("Frequency decay", 0.0, 2.0, step=0.1, **kept("frequency_decay"),
               help="0: every feature equally common; higher: feature i fires in proportion to (i + 1)^-decay.")
     g1, g2, _ = st.columns([1, 1, 2])
-    g1.number_input("Correlated group size", 1, limits.MAX_SYNTH_FEATURES, step=1, key="lab_group_size",
+    g1.number_input("Correlated group size", 1, limits.MAX_SYNTH_FEATURES, step=1, **kept("group_size"),
                     help="Features 0..g-1, g..2g-1, ... form groups that tend to fire together (1: none).")
-    g2.slider("Group correlation", 0.0, 0.99, step=0.05, key="lab_group_correlation")
+    g2.slider("Group correlation", 0.0, 0.99, step=0.05, **kept("group_correlation"))
 
 # ---- the SAEs ---------------------------------------------------------------------------------
 a1, a2, a3, a4 = st.columns([2, 1, 1, 1])
 a1.multiselect("Architectures", list(ARCHITECTURES), format_func=lambda k: ARCHITECTURES[k].label,
-               key="lab_architectures", help="Each is trained for the same time on the same stream of samples.")
-a2.number_input("Width (learned per true feature)", 0.5, 16.0, step=0.5, key="lab_width")
-a3.number_input("Seconds per architecture", 0.5, limits.MAX_SYNTH_SECONDS, step=1.0, key="lab_seconds")
-a4.number_input("Random seed", 0, limits.MAX_SEED, step=1, key="lab_seed",
+               **kept("architectures"), help="Each is trained for the same time on the same stream of samples.")
+a2.number_input("Width (learned per true feature)", 0.5, 16.0, step=0.5, **kept("width"))
+a3.number_input("Seconds per architecture", 0.5, limits.MAX_SYNTH_SECONDS, step=1.0, **kept("seconds"))
+a4.number_input("Random seed", 0, limits.MAX_SEED, step=1, **kept("seed"),
                 help="Sets the true directions, the samples and the SAEs' initial weights.")
-values = {f.name: st.session_state[f"lab_{f.name}"] for f in fields(LabSettings)}
-values["architectures"] = tuple(values["architectures"])
-settings = st.session_state[SETTINGS_KEY] = LabSettings(**values)
+settings = st.session_state[SETTINGS_KEY]
 
 b1, b2, _ = st.columns([1, 1, 6])
 train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:", key="lab_train")

@@ -258,6 +258,8 @@ class LabSettings:
 
     def lab(self) -> "GroundTruthLab":
         """The lab these settings describe (builds the data; the toy model trains here)."""
+        if not self.architectures:
+            raise ConfigError("choose at least one architecture")
         data = self.data()
         configs = [lab_config(a, data, self.width, self.seed) for a in self.architectures]
         return GroundTruthLab(data, configs, self.seconds, asdict(self))
