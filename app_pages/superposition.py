@@ -84,7 +84,7 @@ else:
     g2.slider("Group correlation", 0.0, 0.99, step=0.05, **kept("group_correlation"))
 
 # ---- the SAEs ---------------------------------------------------------------------------------
-a1, a2, a3, a4 = st.columns([2, 1, 1, 1])
+a1, a2, a3, a4 = st.columns([3, 1, 1, 1])
 a1.multiselect("Architectures", list(ARCHITECTURES), format_func=lambda k: ARCHITECTURES[k].label,
                **kept("architectures"), help="Each is trained for the same time on the same stream of samples.")
 a2.number_input("Width (learned per true feature)", 0.5, 16.0, step=0.5, **kept("width"))
@@ -138,17 +138,12 @@ data = result.data
 st.subheader("Recovery of the true features")
 st.caption(f"{data.features} true features in {data.dims} dimensions; metrics on {EVAL_SAMPLES:,} "
            f"held-out samples. Chance: random directions, as many as the widest SAE has.")
-table = result.metric_table()
-st.dataframe(table, hide_index=True, width="stretch", column_config={
-    "model": st.column_config.TextColumn("Model", width="large"),
-    "mmcs": st.column_config.NumberColumn("MMCS", format="%.3f"),
-    "hungarian": st.column_config.NumberColumn("Hungarian", format="%.3f"),
-    "explained_variance": st.column_config.NumberColumn("Explained variance", format="%.3f"),
-    "l0": st.column_config.NumberColumn("L0", format="%.2f", help="Mean learned features active per sample"),
-    "dead_fraction": st.column_config.NumberColumn("Dead fraction", format="%.3f"),
-    "steps": st.column_config.NumberColumn("Steps", format="%d"),
-    "seconds": st.column_config.NumberColumn("Seconds", format="%.1f"),
-})
+COLUMNS = {"model": "Model", "mmcs": "MMCS", "hungarian": "Hungarian", "explained_variance": "Explained variance",
+           "l0": "L0", "dead_fraction": "Dead fraction", "steps": "Steps", "seconds": "Seconds"}
+FORMATS = {"MMCS": "{:.3f}", "Hungarian": "{:.3f}", "Explained variance": "{:.3f}", "L0": "{:.2f}",
+           "Dead fraction": "{:.3f}", "Steps": "{:,.0f}", "Seconds": "{:.1f}"}
+table = result.metric_table().rename(columns=COLUMNS)
+st.dataframe(table.style.format(FORMATS, na_rep="—"), hide_index=True, width="stretch")
 st.altair_chart(charts.recovery_over_time_chart(result.curves(), result.chance.mmcs), width="stretch")
 
 st.subheader("What became of each true feature")

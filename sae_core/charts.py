@@ -214,13 +214,16 @@ def recovery_over_time_chart(curves: pd.DataFrame, chance_mmcs: float | None = N
     names = {"mmcs": "MMCS", "hungarian": "Hungarian"}
     long = curves.assign(metric=curves["metric"].map(names))
     models = list(dict.fromkeys(long["model"]))
+    low = min([float(long["value"].min()) if len(long) else 0.0] + ([chance_mmcs] if chance_mmcs is not None else []))
     lines = alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=30)).encode(
         x=alt.X("seconds:Q", title="Training time (seconds)"),
-        y=alt.Y("value:Q", title="Cosine with the true features", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("value:Q", title="Cosine with the true features",
+                scale=alt.Scale(domain=[max(0.0, np.floor(low * 10) / 10 - 0.05), 1.0])),
         color=alt.Color("model:N", scale=_model_scale(models), title="Architecture",
                         legend=alt.Legend(orient="bottom", direction="vertical")),
         strokeDash=alt.StrokeDash("metric:N", scale=alt.Scale(domain=list(names.values()), range=[[1, 0], [6, 4]]),
-                                  title="Metric"),
+                                  title="Metric", legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=3,
+                                                                    symbolStrokeColor="#333333")),
         tooltip=["model", "metric", "step", alt.Tooltip("seconds:Q", format=".2f"),
                  alt.Tooltip("value:Q", format=".3f")],
     )
@@ -228,8 +231,8 @@ def recovery_over_time_chart(curves: pd.DataFrame, chance_mmcs: float | None = N
         return readable(lines.properties(height=340))
     chance = alt.Chart(pd.DataFrame({"value": [chance_mmcs], "text": [f"chance MMCS {chance_mmcs:.2f}"]}))
     rule = chance.mark_rule(color="#999999", strokeDash=[2, 2]).encode(y="value:Q")
-    text = chance.mark_text(align="left", dx=4, dy=-8, fontSize=14, color="#666666").encode(
-        y="value:Q", x=alt.value(0), text="text:N")
+    text = chance.mark_text(align="right", dx=-4, dy=12, fontSize=14, color="#666666").encode(
+        y="value:Q", x=alt.value("width"), text="text:N")
     return readable(alt.layer(lines, rule, text).properties(height=340))
 
 
@@ -247,12 +250,13 @@ def cosine_matrix_chart(cos_FH: np.ndarray, learned_order: np.ndarray, max_true:
     rows = [{"true": f"T{i}", "learned": f"L{j}", "cosine": float(cos[i, j])}
             for i in range(n_true) for j in columns]
     long = pd.DataFrame(rows, columns=["true", "learned", "cosine"])
-    size = 18 if len(columns) <= 40 else 12
+    size = 32 if len(columns) <= 16 else 20 if len(columns) <= 48 else 12
+    every_label = size >= 20  # 14 px labels need about 18 px apart
     return readable(alt.Chart(long).mark_rect().encode(
         x=alt.X("learned:N", sort=[f"L{j}" for j in columns], title="Learned feature (sorted by the matching)",
-                axis=alt.Axis(labelOverlap=True, labelAngle=-90)),
+                axis=alt.Axis(labelOverlap=not every_label, labelAngle=-90)),
         y=alt.Y("true:N", sort=[f"T{i}" for i in range(n_true)], title="True feature",
-                axis=alt.Axis(labelOverlap=True)),
+                axis=alt.Axis(labelOverlap=not every_label)),
         color=alt.Color("cosine:Q", title="Cosine",
                         scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
         tooltip=["true", "learned", alt.Tooltip("cosine:Q", format=".3f")],
@@ -264,7 +268,7 @@ def label_count_chart(counts: pd.DataFrame):
     labels = list(LABEL_COLOURS)
     return readable(alt.Chart(counts).mark_bar().encode(
         y=alt.Y("model:N", title=None, sort=list(dict.fromkeys(counts["model"])), axis=alt.Axis(labelLimit=320)),
-        x=alt.X("count:Q", title="True features", stack="zero"),
+        x=alt.X("count:Q", title="True features", stack="zero", axis=alt.Axis(format="d", tickMinStep=1)),
         color=alt.Color("label:N", scale=alt.Scale(domain=labels, range=list(LABEL_COLOURS.values())),
                         title="What became of it", legend=alt.Legend(orient="bottom")),
         order=alt.Order("label_order:Q"),

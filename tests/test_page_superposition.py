@@ -22,7 +22,7 @@ def test_guard_then_two_architectures_on_the_toy_model():
     assert [run.architecture for run in result.runs] == ["standard", "topk"]
     assert all(0.4 < run.seconds < 2.0 and run.steps > 0 for run in result.runs)
     table = at.dataframe[0].value
-    assert table["model"].tolist() == [ARCHITECTURES["standard"].label, ARCHITECTURES["topk"].label,
+    assert table["Model"].tolist() == [ARCHITECTURES["standard"].label, ARCHITECTURES["topk"].label,
                                        "chance (random directions)"]
     assert [s.value for s in at.subheader] == ["Recovery of the true features", "What became of each true feature",
                                                "True and learned directions"]
