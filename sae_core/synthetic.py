@@ -105,7 +105,10 @@ class GroundTruthData:
         """(codes (n, F), x (n, D)) of batch ``index`` in ``stream``: the same bits every call."""
         n = size or self.batch_size
         codes_NF = self.codes(stream_generator(self.seed, stream, index), n)
-        return codes_NF, codes_NF @ self.embedding_FD
+        # x = codes @ embedding, summed over the features that are on only (a few per sample)
+        rows, cols = codes_NF.nonzero(as_tuple=True)
+        x_ND = torch.zeros(n, self.dims).index_add_(0, rows, codes_NF[rows, cols, None] * self.embedding_FD[cols])
+        return codes_NF, x_ND
 
     def batch(self, index: int, size: int | None = None, stream: int = TRAIN) -> Tensor:
         """Batch ``index`` of activations, shape (n, D)."""
