@@ -18,6 +18,11 @@ MAX_SWEEP_SEEDS = 10  # seeds per grid point on the Sweep page
 MAX_GRID = 256  # models in one sweep
 MAX_MODELS_PER_RUN = MAX_SEEDS * 16  # members of one batched training run
 MAX_TRAINING_WORK = 2_000_000_000  # rows x hidden x epochs x seeds in one run
+# Memory, not work (each float32 cell is 4 bytes): what one run may hold at once. Activations:
+# tokens x models x max(features, dims) (48 MB per tensor at the cap); weights: models x features
+# x dims (the largest single model, 4,096 x 1,024; 8 such tensors with gradients and Adam moments).
+MAX_ACTIVATION_CELLS = 12_000_000
+MAX_WEIGHT_CELLS = MAX_HIDDEN * MAX_DIMS
 MAX_TOKEN_CHARS = 200  # characters in a token name
 MIN_LR = 1e-6
 MAX_LR = 10.0

@@ -35,7 +35,7 @@ from . import limits
 from .architectures import ARCHITECTURES
 from .errors import ModelFileError, SAEInputError
 from .metrics import evaluate, feature_density
-from .training import TrainConfig, TrainResult, as_matrix
+from .training import TrainConfig, TrainResult, as_matrix, check_memory
 
 CFG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
@@ -309,6 +309,7 @@ def _table_for(cfg: dict, x) -> torch.Tensor:
     if x_ND.shape[1] != cfg["d_in"]:
         raise SAEInputError(f"the model reads {cfg['d_in']} dimensions (d_in) but the table has "
                             f"{x_ND.shape[1]}; use a table with {cfg['d_in']} dimensions")
+    check_memory(x_ND.shape[0], x_ND.shape[1], [cfg["d_sae"]])
     return x_ND
 
 
