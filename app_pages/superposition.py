@@ -84,9 +84,9 @@ else:
     g2.slider("Group correlation", 0.0, 0.99, step=0.05, **kept("group_correlation"))
 
 # ---- the SAEs ---------------------------------------------------------------------------------
-a1, a2, a3, a4 = st.columns([3, 1, 1, 1])
-a1.multiselect("Architectures", list(ARCHITECTURES), format_func=lambda k: ARCHITECTURES[k].label,
+st.multiselect("Architectures", list(ARCHITECTURES), format_func=lambda k: ARCHITECTURES[k].label,
                **kept("architectures"), help="Each is trained for the same time on the same stream of samples.")
+a2, a3, a4, _ = st.columns([1, 1, 1, 1])
 a2.number_input("Width (learned per true feature)", 0.5, 16.0, step=0.5, **kept("width"))
 a3.number_input("Seconds per architecture", 0.5, limits.MAX_SYNTH_SECONDS, step=1.0, **kept("seconds"))
 a4.number_input("Random seed", 0, limits.MAX_SEED, step=1, **kept("seed"),
@@ -143,7 +143,8 @@ COLUMNS = {"model": "Model", "mmcs": "MMCS", "hungarian": "Hungarian", "explaine
 FORMATS = {"MMCS": "{:.3f}", "Hungarian": "{:.3f}", "Explained variance": "{:.3f}", "L0": "{:.2f}",
            "Dead fraction": "{:.3f}", "Steps": "{:,.0f}", "Seconds": "{:.1f}"}
 table = result.metric_table().rename(columns=COLUMNS)
-st.dataframe(table.style.format(FORMATS, na_rep="—"), hide_index=True, width="stretch")
+st.table(table.style.format(FORMATS, na_rep="—").hide(axis="index"))
+st.caption("Recovery over training time: solid lines MMCS, dashed lines Hungarian; dotted: chance MMCS.")
 st.altair_chart(charts.recovery_over_time_chart(result.curves(), result.chance.mmcs), width="stretch")
 
 st.subheader("What became of each true feature")

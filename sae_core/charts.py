@@ -222,8 +222,7 @@ def recovery_over_time_chart(curves: pd.DataFrame, chance_mmcs: float | None = N
         color=alt.Color("model:N", scale=_model_scale(models), title="Architecture",
                         legend=alt.Legend(orient="bottom", direction="vertical")),
         strokeDash=alt.StrokeDash("metric:N", scale=alt.Scale(domain=list(names.values()), range=[[1, 0], [6, 4]]),
-                                  title="Metric", legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=3,
-                                                                    symbolStrokeColor="#333333")),
+                                  legend=None),  # solid MMCS, dashed Hungarian: said in the page's caption
         tooltip=["model", "metric", "step", alt.Tooltip("seconds:Q", format=".2f"),
                  alt.Tooltip("value:Q", format=".3f")],
     )
@@ -236,7 +235,7 @@ def recovery_over_time_chart(curves: pd.DataFrame, chance_mmcs: float | None = N
     return readable(alt.layer(lines, rule, text).properties(height=340))
 
 
-def cosine_matrix_chart(cos_FH: np.ndarray, learned_order: np.ndarray, max_true: int = 32, extra_learned: int = 8):
+def cosine_matrix_chart(cos_FH: np.ndarray, learned_order: np.ndarray, max_true: int = 24, extra_learned: int = 6):
     """True features (rows) x learned features (columns), colour = cosine, columns sorted by
     the matching: learned j at column i is true i's Hungarian partner (a good recovery is a
     bright diagonal). At most ``max_true`` true features and their partners are shown,
@@ -250,8 +249,8 @@ def cosine_matrix_chart(cos_FH: np.ndarray, learned_order: np.ndarray, max_true:
     rows = [{"true": f"T{i}", "learned": f"L{j}", "cosine": float(cos[i, j])}
             for i in range(n_true) for j in columns]
     long = pd.DataFrame(rows, columns=["true", "learned", "cosine"])
-    size = 32 if len(columns) <= 16 else 20 if len(columns) <= 48 else 12
-    every_label = size >= 20  # 14 px labels need about 18 px apart
+    size = max(8, min(32, 560 // max(1, len(columns))))  # the matrix fits 1280 px windows with its legend
+    every_label = size >= 18  # 14 px labels need about 18 px apart
     return readable(alt.Chart(long).mark_rect().encode(
         x=alt.X("learned:N", sort=[f"L{j}" for j in columns], title="Learned feature (sorted by the matching)",
                 axis=alt.Axis(labelOverlap=not every_label, labelAngle=-90)),

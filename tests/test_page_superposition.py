@@ -21,7 +21,7 @@ def test_guard_then_two_architectures_on_the_toy_model():
     result = at.session_state["lab_result"]
     assert [run.architecture for run in result.runs] == ["standard", "topk"]
     assert all(0.4 < run.seconds < 2.0 and run.steps > 0 for run in result.runs)
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert table["Model"].tolist() == [ARCHITECTURES["standard"].label, ARCHITECTURES["topk"].label,
                                        "chance (random directions)"]
     assert [s.value for s in at.subheader] == ["Recovery of the true features", "What became of each true feature",

@@ -1,4 +1,4 @@
-"""The Superposition page in a real browser: two architectures on the toy model, at projector width."""
+"""The Superposition page in a real browser: two architectures on the toy model, Stop, at projector width."""
 
 from __future__ import annotations
 
@@ -25,15 +25,20 @@ def test_superposition_trains_two_architectures_and_shows_recovery(page: Page, a
     page.keyboard.press("Escape")
     wait_idle(page)
     seconds = page.get_by_role("spinbutton", name="Seconds per architecture", exact=True)
-    seconds.fill("1")
+    seconds.fill("3")
     seconds.press("Enter")
     wait_idle(page)
     page.get_by_role("button", name="Train", exact=True).click()
+    # the article's SAE trains first; once TopK is under way, Stop keeps both
+    expect(page.get_by_text(f"{ARCHITECTURES['topk'].label}:")).to_be_visible(timeout=TRAIN_S * 1000)
+    page.get_by_role("button", name="Stop", exact=True).click()
 
     expect(page.get_by_role("heading", name="Recovery of the true features")).to_be_visible(timeout=TRAIN_S * 1000)
     wait_idle(page, TRAIN_S)
-    table = page.locator("[data-testid='stDataFrame']").first
+    expect(page.get_by_text("Stopped early")).to_be_visible()
+    table = page.locator("[data-testid='stTable']")
     expect(table).to_contain_text("chance (random directions)")
+    expect(table).to_contain_text(ARCHITECTURES["standard"].label)
     expect(table).to_contain_text(ARCHITECTURES["topk"].label)
     # recovery over time, labels, arrows (2-D toy), cosine matrix: every chart drawn
     expect(page.locator("[data-testid='stVegaLiteChart'] svg.marks")).to_have_count(4, timeout=TRAIN_S * 1000)
