@@ -13,17 +13,11 @@ from sae_core.ground_truth import (LAB_BATCH_SIZE, GroundTruthLab, LabSettings, 
                                    recovery_point)
 from sae_core.synthetic import SparseCombination, SparseCombinationConfig
 from sae_core.training import Trainer
+from torch_threads import one_thread  # noqa: F401 (fixture)
 
 DATA = SparseCombination(SparseCombinationConfig(dims=16, features=24, active=2.0, seed=1))
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """As in the app and the CLI: on a shared 2-core machine a second torch thread mostly waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_lab_config_follows_the_data():

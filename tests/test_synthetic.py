@@ -11,6 +11,9 @@ import torch
 from sae_core.errors import ConfigError
 from sae_core.synthetic import (EVAL, SparseCombination, SparseCombinationConfig, ToySuperposition,
                                 ToySuperpositionConfig, feature_probabilities, make_data)
+from torch_threads import one_thread  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sparse(**settings) -> SparseCombination:
