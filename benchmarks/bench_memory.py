@@ -30,10 +30,10 @@ from sae_core import limits  # noqa: E402
 TARGET_MB = 900
 
 
-def write_table(path: Path, rows: int, dims: int, seed: int = 0) -> Path:
-    """A random table, written compactly (3 decimals) so the most rows and dims fit the upload cap."""
+def write_table(path: Path, rows: int, dims: int, seed: int = 0, digits: int = 3) -> Path:
+    """A random table, written compactly (``digits`` decimals) so the most cells fit the upload cap."""
     rng = np.random.default_rng(seed)
-    values = np.abs(rng.normal(size=(rows, dims))).round(3)
+    values = np.abs(rng.normal(size=(rows, dims))).round(digits) if digits else rng.integers(0, 10, (rows, dims))
     lines = ["token," + ",".join(f"d{j}" for j in range(dims))]
     lines += [f"t{i}," + ",".join(f"{v:g}" for v in row) for i, row in enumerate(values)]
     path.write_text("\n".join(lines) + "\n")
@@ -61,6 +61,10 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, list[str]]]:
     wide_rows = cap // limits.MAX_HIDDEN  # tokens at which 4,096 features reach the activation cap
     wide = write_table(folder / "wide.csv", wide_rows, 30)
     wide_dims = write_table(folder / "dims.csv", 600, limits.MAX_DIMS)  # 1,024 dims: the weight cap
+    # the most cells a 5 MB file holds: one digit and a comma each, 1,024 dims, 4,096 features
+    dense_rows = min((limits.MAX_UPLOAD_BYTES - 8 * limits.MAX_DIMS) // (2 * limits.MAX_DIMS + 8),
+                     cap // limits.MAX_HIDDEN)
+    dense = write_table(folder / "dense.csv", dense_rows, limits.MAX_DIMS, digits=0)
     hidden_big = min(limits.MAX_HIDDEN, cap // 20_000)
     model = folder / "model"
     listed = [
@@ -70,6 +74,8 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, list[str]]]:
         (f"{wide_rows:,} x 30 table, 4,096 features, 2 epochs, --json --full, --save",
          ["train", str(wide), "--hidden-dim", "4096", "--epochs", "2", "--json", "--full", "--save", str(model)]),
     ]
+    listed.append((f"{dense_rows:,} x 1,024 one-digit table (densest 5 MB), 4,096 features, --json --full",
+                   ["train", str(dense), "--hidden-dim", "4096", "--epochs", "2", "--json", "--full"]))
     if quick:
         return listed
     seeds_hidden = min(limits.MAX_HIDDEN, cap // (8 * limits.MAX_SEEDS))
@@ -92,7 +98,7 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, list[str]]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="only the baseline and the two largest cases")
+    parser.add_argument("--quick", action="store_true", help="only the baseline and the three largest cases")
     quick = parser.parse_args().quick
     print(f"peak RSS of the whole CLI process (target: under {TARGET_MB} MB); "
           f"caps: activations {limits.MAX_ACTIVATION_CELLS:,}, weights {limits.MAX_WEIGHT_CELLS:,}")

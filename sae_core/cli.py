@@ -235,6 +235,15 @@ def _check_seeds(k: int) -> list[int]:
     return list(range(k))
 
 
+def bounded_consensus(data: dict, numbers_each: int) -> dict:
+    """Keep the best-supported consensus features up to ``limits.MAX_JSON_MATRIX_CELLS`` numbers
+    (each holds an activation per token and a decoder weight per dimension); say how many are left out."""
+    keep = max(1, limits.MAX_JSON_MATRIX_CELLS // numbers_each)
+    if len(data["consensus"]) > keep:
+        data = {**data, "consensus": data["consensus"][:keep], "consensus_left_out": len(data["consensus"]) - keep}
+    return data
+
+
 def run_stability(args: argparse.Namespace) -> int:
     from .features import load_references
     from .stability import stability
@@ -244,7 +253,7 @@ def run_stability(args: argparse.Namespace) -> int:
     _threads_for(table, [config.hidden_dim], args.seeds)
     run = stability(values_of(table), config, tokens, load_references(args.table, tokens), _check_seeds(args.seeds))
     if args.json:
-        print(json.dumps(run.to_dict()))
+        print(json.dumps(bounded_consensus(run.to_dict(), len(tokens) + len(dims_of(table)))))
         return 0
     print(f"{len(run.seeds)} seeds trained together in {run.train_seconds:.2f} s")
     for name, count in run.recovered.items():

@@ -294,3 +294,12 @@ def test_large_json_prints_summaries_unless_full(capsys, monkeypatch):
         assert len(s["top_tokens"]) == min(5, s["fires_on"])
     monkeypatch.setattr(limits, "MAX_JSON_MATRIX_CELLS", 8 * 4)  # exactly at the limit: the matrix
     assert "feature_activations" in json.loads(run_main(capsys, *args)[1])
+
+
+def test_stability_json_keeps_the_best_supported_consensus_features_within_the_json_cap(capsys, monkeypatch):
+    args = ("stability", SEED, "--seeds", "3", "--epochs", "100", "--json")
+    everything = json.loads(run_main(capsys, *args)[1])["consensus"]
+    assert len(everything) > 2
+    monkeypatch.setattr(limits, "MAX_JSON_MATRIX_CELLS", 2 * (8 + 4))  # two features of 8 tokens + 4 dims
+    data = json.loads(run_main(capsys, *args)[1])
+    assert data["consensus"] == everything[:2] and data["consensus_left_out"] == len(everything) - 2
