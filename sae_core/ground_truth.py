@@ -2,7 +2,7 @@
 
 Each architecture is trained with the one ``Trainer`` on fresh streamed batches (step i
 trains on batch i of the generator), for the same budget of training seconds, one after
-the other. Every ``curve_points``-th of the budget the lab records MMCS and the Hungarian
+the other. Every 1/CURVE_POINTS of the budget the lab records MMCS and the Hungarian
 cosine of the decoder so far (the recovery-over-time curve); at the end it measures every
 metric on held-out samples and labels each true feature (recovered, split, merged, missed).
 """
@@ -114,7 +114,7 @@ class LabResult:
     runs: list[LabRun]
     chance: RecoveryMetrics  # random directions, as many as the widest dictionary
     seconds_budget: float
-    settings: dict = field(default_factory=dict)  # what the page chose (shown with the result)
+    settings: dict = field(default_factory=dict)  # what the page chose (kept with the result)
 
     def metric_table(self) -> pd.DataFrame:
         """One row per architecture, plus the chance-level row (random directions)."""
