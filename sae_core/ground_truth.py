@@ -243,7 +243,7 @@ class LabSettings:
     sparsity: float = 0.9
     importance_decay: float = 1.0
     # the SAEs
-    architectures: tuple[str, ...] = ("standard",)
+    architectures: tuple[str, ...] = ("standard", "topk")  # the article's SAE beside the field's default
     width: float = 2.0  # learned features per true feature
     seconds: float = 3.0  # training time per architecture
     seed: int = 0

@@ -17,13 +17,18 @@ def test_superposition_trains_two_architectures_and_shows_recovery(page: Page, a
     go_to(page, "Superposition")
     expect(page.get_by_text("Choose the data and the architectures")).to_be_visible()
 
-    # add TopK beside the default (the article's SAE); one second each
-    box = page.locator("[data-testid='stMultiSelect'] input")
+    # the article's SAE and TopK by default; drop TopK and add it back, as a visitor would
+    chips = page.locator("[data-testid='stMultiSelect']")
+    expect(chips).to_contain_text(ARCHITECTURES["standard"].label)
+    chips.get_by_role("button", name=f"Remove {ARCHITECTURES['topk'].label}").click()
+    wait_idle(page)
+    box = chips.locator("input")
     box.click()
     box.fill("TopK")
     page.get_by_role("option", name=ARCHITECTURES["topk"].label, exact=True).click()
     page.keyboard.press("Escape")
     wait_idle(page)
+    expect(chips).to_contain_text(ARCHITECTURES["topk"].label)
     seconds = page.get_by_role("spinbutton", name="Seconds per architecture", exact=True)
     seconds.fill("3")
     seconds.press("Enter")
