@@ -6,6 +6,8 @@
     python -m sae_core encode MODEL_DIR_OR_ZIP TABLE.csv [--json] [--full]
     python -m sae_core stability TABLE.csv --seeds K [training flags] [--json]
     python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
+    python -m sae_core synth --dims D --features N --active K --arch NAME --seconds T --seed S
+                             [--width W] [--frequency-decay A] [--threads N] [--save DIR] [--json]
 
 ``--save DIR`` writes a SAELens folder (cfg.json + sae_weights.safetensors) that
 ``sae_lens.SAE.load_from_disk`` opens; ``--save-model OUT.zip`` writes the same folder as a zip.
@@ -22,6 +24,7 @@ import sys
 from dataclasses import fields
 
 import numpy as np
+import torch
 
 from . import limits
 from .architectures import ARCHITECTURES
@@ -84,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_cmd.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 per grid point")
     _add_training_flags(sweep_cmd)
     sweep_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+
+    synth_cmd = commands.add_parser("synth", help="train on synthetic data with known features; measure recovery")
+    synth_cmd.add_argument("--dims", type=int, default=256, metavar="D", help="activation dimensions")
+    synth_cmd.add_argument("--features", type=int, default=512, metavar="N", help="true feature directions")
+    synth_cmd.add_argument("--active", type=float, default=5.0, metavar="K", help="mean true features on per sample")
+    synth_cmd.add_argument("--frequency-decay", type=float, default=0.0, metavar="A",
+                           help="feature i fires in proportion to (i + 1)^-A (0: all equally often)")
+    synth_cmd.add_argument("--arch", default="topk", metavar="NAME", help="architecture (registry key)")
+    synth_cmd.add_argument("--width", type=float, default=2.0, metavar="W", help="learned features per true feature")
+    synth_cmd.add_argument("--seconds", type=float, default=10.0, metavar="T", help="training time")
+    synth_cmd.add_argument("--seed", type=int, default=0, metavar="S", help="directions, samples and initial weights")
+    synth_cmd.add_argument("--threads", type=int, default=1, metavar="N",
+                           help="torch threads (1: on a shared machine a second thread mostly waits)")
+    synth_cmd.add_argument("--save", metavar="DIR", help="write DIR/ground_truth.safetensors and DIR/sae/ (SAELens)")
+    synth_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -261,7 +279,35 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "encode": run_encode, "stability": run_stability, "sweep": run_sweep}
+def run_synth(args: argparse.Namespace) -> int:
+    """Sharkey-style data (``--active`` of ``--features`` directions per sample), one architecture."""
+    from .ground_truth import GroundTruthLab, lab_config, save_lab_run
+    from .synthetic import SparseCombination, SparseCombinationConfig
+    if not 1 <= args.threads <= 64:
+        raise SAEInputError(f"--threads must be from 1 to 64 (got {args.threads})")
+    data = SparseCombination(SparseCombinationConfig(dims=args.dims, features=args.features, active=args.active,
+                                                     frequency_decay=args.frequency_decay, seed=args.seed))
+    config = lab_config(args.arch, data, args.width, args.seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        run = GroundTruthLab(data, [config], args.seconds).run().result().runs[0]
+    finally:
+        torch.set_num_threads(threads)
+    if args.save:
+        save_lab_run(args.save, data, run)
+    summary_ = run.summary()
+    if args.json:
+        print(json.dumps(summary_))
+    else:
+        print(f"{run.label}: {config.hidden_dim} features on {args.features} true features in {args.dims} dims, "
+              f"{run.steps} steps in {run.seconds:.1f} s")
+        print("  ".join(f"{name} {value:.4g}" for name, value in summary_.items() if name not in ("seconds", "steps")))
+    return 0
+
+
+COMMANDS = {"train": run_train, "encode": run_encode, "stability": run_stability, "sweep": run_sweep,
+            "synth": run_synth}
 
 
 def main(argv: list[str] | None = None) -> int:

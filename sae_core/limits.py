@@ -34,3 +34,11 @@ MAX_JUMPRELU_VALUE = 100.0
 # The CLI's --json prints tokens x features activations (and, for encode, reconstructions) only up
 # to this many activation cells; above it per-feature summaries (--full streams every number).
 MAX_JSON_MATRIX_CELLS = 1_000_000
+# The ground-truth lab (synthetic data, the Superposition page, `python -m sae_core synth`)
+MAX_SYNTH_FEATURES = 4_096  # true features of a synthetic generator
+MAX_SYNTH_ACTIVE = 64  # mean active true features per sample
+MAX_SYNTH_BATCH = 8_192  # samples per streamed batch
+MAX_SYNTH_SECONDS = 120.0  # training time per architecture in one lab run
+MAX_TOY_FEATURES = 64  # features of the Toy-Models-of-Superposition generator
+MAX_TOY_DIMS = 16  # its hidden dimensions
+MAX_TOY_STEPS = 20_000  # Adam steps that train its toy model

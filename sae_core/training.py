@@ -181,7 +181,10 @@ class Trainer:
 
     SHARED = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "hidden_dim", "sparsity_weight"))
 
-    def __init__(self, x, members: list[TrainConfig] | TrainConfig):
+    def __init__(self, x, members: list[TrainConfig] | TrainConfig,
+                 batches: Callable[[int], Tensor] | None = None):
+        """``batches``: streamed data, step i trains on ``batches(i)`` (shape (n, D)) instead of x;
+        x then only sets the dimensions and the data-dependent initialisation."""
         members = [members] if isinstance(members, TrainConfig) else list(members)
         if not members:
             raise ConfigError("nothing to train: no configurations given")
@@ -202,6 +205,7 @@ class Trainer:
         check_memory(self.x_ND.shape[0], self.x_ND.shape[1], [m.hidden_dim for m in members])
         self.members = members
         self.config = first
+        self.batches = batches
         arch = get_architecture(first.architecture)
         self.model: SAE = arch(
             self.x_ND.shape[1],
@@ -236,10 +240,13 @@ class Trainer:
 
         A table no larger than ``batch_size`` is one full-batch update (the losses are those
         before it); a larger one is a pass of shuffled mini-batches (the losses are their
-        token-weighted mean, each measured before its own update).
+        token-weighted mean, each measured before its own update). With streamed ``batches``
+        it is one update on batch ``epoch``.
         """
         n, batch = self.x_ND.shape[0], self.config.batch_size
-        if batch >= n:
+        if self.batches is not None:  # streamed: a fresh batch every step
+            losses = self._update(self.batches(self.epoch))
+        elif batch >= n:
             losses = self._update(self.x_ND)
         else:
             order = torch.randperm(n, generator=self._order)

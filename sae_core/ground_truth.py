@@ -1,0 +1,314 @@
+"""The ground-truth lab: train SAEs on synthetic data and measure whether they found the true features.
+
+Each architecture is trained with the one ``Trainer`` on fresh streamed batches (step i
+trains on batch i of the generator), for the same budget of training seconds, one after
+the other. Every 1/CURVE_POINTS of the budget the lab records MMCS and the Hungarian
+cosine of the decoder so far (the recovery-over-time curve); at the end it measures every
+metric on held-out samples and labels each true feature (recovered, split, merged, missed).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import limits
+from .architectures import ARCHITECTURES
+from .errors import ConfigError, SAEInputError
+from .metrics import (RecoveryMetrics, chance_level, cosine_matrix, decoder_rows, feature_labels,
+                      hungarian_cosine, hungarian_matching, mmcs, recovery_metrics)
+from .synthetic import (GroundTruthData, SparseCombination, SparseCombinationConfig, ToySuperposition,
+                        ToySuperpositionConfig)
+from .training import TrainConfig, Trainer
+
+EVAL_SAMPLES = 4096  # held-out samples for explained variance, L0 and dead fraction
+LAB_BATCH_SIZE = 192  # samples per step: more small steps beat fewer large ones within a time budget
+CURVE_POINTS = 40  # points on each recovery-over-time line
+
+# What each architecture trains with on streamed synthetic data (fields of TrainConfig; a
+# field an architecture does not have is skipped), chosen by measurement on 256 dims / 512
+# true features / k = 5 (benchmarks/bench_synth.py). The standard SAE is the article's (ReLU +
+# L1, no options) with a sparsity weight suited to these data. TopK runs without AuxK: at 2x
+# width half the dictionary has no true feature left to find, reviving it did not raise MMCS,
+# and AuxK's extra top-k and matmul cost about a third of each step.
+LAB_RECIPES: dict[str, dict] = {
+    "standard": {"lr": 3e-3, "sparsity_weight": 0.3},
+    "topk": {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True, "auxk_weight": 0.0},
+    "batchtopk": {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True, "auxk_weight": 0.0},
+    "jumprelu": {"lr": 3e-3},
+}
+
+
+def lab_config(architecture: str, data: GroundTruthData, width: float = 2.0, seed: int = 0,
+               **overrides) -> TrainConfig:
+    """The TrainConfig the lab uses for ``architecture``: hidden = width x true features,
+    k = the data's mean active count (for architectures with a k), the recipe above, then
+    ``overrides``. Each step trains on ``batch_size`` fresh samples; steps are capped only by the
+    engine's work limit (unless ``epochs`` is overridden), so the time budget is what stops a run."""
+    if architecture not in ARCHITECTURES:
+        raise ConfigError(f"unknown architecture '{architecture}' (known: {', '.join(sorted(ARCHITECTURES))})")
+    hidden = max(1, round(width * data.features))
+    if hidden > limits.MAX_HIDDEN:
+        raise ConfigError(f"width x true features = {hidden} features is over the limit of {limits.MAX_HIDDEN}")
+    known = {f.name for f in fields(TrainConfig)}
+    active = getattr(data.config, "active", None) or data.features * (1 - getattr(data.config, "sparsity", 0.0))
+    settings = {"architecture": architecture, "hidden_dim": hidden, "seed": seed, "k": max(1, round(active)),
+                "batch_size": LAB_BATCH_SIZE, **LAB_RECIPES.get(architecture, {})}
+    settings["epochs"] = max(1, min(limits.MAX_EPOCHS, limits.MAX_TRAINING_WORK // (settings["batch_size"] * hidden)))
+    settings.update(overrides)  # e.g. epochs=300: a step budget (tests), within the time budget
+    return TrainConfig(**{k: v for k, v in settings.items() if k in known}).validate(n_rows=settings["batch_size"])
+
+
+@dataclass
+class LabRun:
+    """One architecture trained on the lab's data, and what it recovered."""
+
+    config: TrainConfig
+    label: str  # the architecture's menu text
+    metrics: RecoveryMetrics  # on held-out samples
+    curve: pd.DataFrame  # seconds, step, mmcs, hungarian: recovery over training time
+    decoder_HD: np.ndarray  # learned directions (decoder rows)
+    cosines_FH: np.ndarray  # cos(true i, learned j)
+    labels: list[str]  # per true feature: recovered / split / merged / missed
+    steps: int
+    seconds: float
+    model: torch.nn.Module  # one member, for saving
+    stopped: bool = False  # stopped before its time budget was used
+
+    @property
+    def architecture(self) -> str:
+        return self.config.architecture
+
+    def feature_table(self) -> pd.DataFrame:
+        """One row per true feature: its label, its best learned match and its Hungarian partner."""
+        cos = self.cosines_FH
+        best_F = cos.argmax(axis=1)
+        rows, cols = hungarian_matching(torch.as_tensor(cos))
+        partner = dict(zip(rows.tolist(), cols.tolist()))
+        return pd.DataFrame({
+            "true feature": [f"T{i}" for i in range(cos.shape[0])],
+            "label": self.labels,
+            "best learned": [f"L{j}" for j in best_F],
+            "best cosine": cos[np.arange(cos.shape[0]), best_F].round(3),
+            "matched learned": [f"L{partner[i]}" if i in partner else "" for i in range(cos.shape[0])],
+            "matched cosine": [round(float(cos[i, partner[i]]), 3) if i in partner else np.nan
+                               for i in range(cos.shape[0])],
+        })
+
+    def summary(self) -> dict:
+        """The CLI's JSON: metrics, seconds and steps."""
+        return {**{k: round(v, 6) for k, v in self.metrics.to_dict().items()},
+                "seconds": round(self.seconds, 3), "steps": self.steps}
+
+
+@dataclass
+class LabResult:
+    data: GroundTruthData
+    runs: list[LabRun]
+    chance: RecoveryMetrics  # random directions, as many as the widest dictionary
+    seconds_budget: float
+    settings: dict = field(default_factory=dict)  # what the page chose (kept with the result)
+
+    def metric_table(self) -> pd.DataFrame:
+        """One row per architecture, plus the chance-level row (random directions)."""
+        rows = [{"model": run.label, **run.metrics.to_dict(), "steps": run.steps, "seconds": run.seconds}
+                for run in self.runs]
+        rows.append({"model": "chance (random directions)", **self.chance.to_dict(), "steps": np.nan,
+                     "seconds": np.nan})
+        return pd.DataFrame(rows)
+
+    def curves(self) -> pd.DataFrame:
+        """Long format: model, seconds, step, metric (MMCS / Hungarian), value."""
+        frames = [run.curve.assign(model=run.label) for run in self.runs]
+        if not frames:
+            return pd.DataFrame(columns=["model", "seconds", "step", "metric", "value"])
+        wide = pd.concat(frames, ignore_index=True)
+        return wide.melt(id_vars=["model", "seconds", "step"], value_vars=["mmcs", "hungarian"],
+                         var_name="metric", value_name="value")
+
+    def label_counts(self) -> pd.DataFrame:
+        """model, label, count: how many true features each architecture recovered, split, merged, missed."""
+        from .metrics import FEATURE_LABELS
+        rows = [{"model": run.label, "label": name, "count": run.labels.count(name)}
+                for run in self.runs for name in FEATURE_LABELS]
+        return pd.DataFrame(rows, columns=["model", "label", "count"])
+
+
+def recovery_point(model, true_FD: torch.Tensor, step: int, seconds: float) -> dict:
+    """One point of the recovery curve: MMCS and Hungarian cosine of the decoder now."""
+    cos_FH = cosine_matrix(true_FD, decoder_rows(model, 0))
+    return {"seconds": seconds, "step": step, "mmcs": mmcs(cos_FH), "hungarian": hungarian_cosine(cos_FH)}
+
+
+class GroundTruthLab:
+    """Trains each config on ``data`` for ``seconds`` of training time, one after the other.
+
+    Keeps every finished run in ``runs`` and the one in flight in ``trainer``, so a run
+    interrupted by the app's Stop (or by a raised exception) still yields ``result()``.
+    """
+
+    def __init__(self, data: GroundTruthData, configs: list[TrainConfig], seconds: float,
+                 settings: dict | None = None):
+        if not configs:
+            raise ConfigError("choose at least one architecture")
+        if not 0 < seconds <= limits.MAX_SYNTH_SECONDS:
+            raise ConfigError(f"training time must be from 0 to {limits.MAX_SYNTH_SECONDS:g} seconds (got {seconds})")
+        self.data, self.configs, self.seconds = data, list(configs), float(seconds)
+        self.settings = dict(settings or {})
+        self.true_FD = data.directions_FD
+        self.x_eval_ND = data.eval_batch(EVAL_SAMPLES)
+        self.runs: list[LabRun] = []
+        self.trainer: Trainer | None = None
+        self._curve: list[dict] = []
+
+    def run(self, on_point: Callable[[TrainConfig, dict], None] | None = None,
+            stop: threading.Event | Callable[[], bool] | None = None) -> "GroundTruthLab":
+        """Train every config; ``on_point(config, point)`` at each curve point (a dict with
+        seconds, step, mmcs, hungarian). A callback that raises leaves the lab resumable."""
+        user_stop = stop.is_set if isinstance(stop, threading.Event) else (stop or (lambda: False))
+        for config in self.configs[len(self.runs):]:
+            size = config.batch_size
+            trainer = Trainer(self.data.batch(0, size), config, batches=lambda i, size=size: self.data.batch(i, size))
+            self.trainer, self._curve = trainer, [recovery_point(trainer.model, self.true_FD, 0, 0.0)]
+            interval = self.seconds / CURVE_POINTS
+            next_point = [interval]
+
+            def record(log, trainer=trainer, config=config) -> None:
+                if log.seconds >= next_point[0] or log.seconds >= self.seconds:
+                    next_point[0] = log.seconds + interval
+                    point = recovery_point(trainer.model, self.true_FD, log.epoch, log.seconds)
+                    self._curve.append(point)
+                    if on_point is not None:
+                        on_point(config, point)
+
+            trainer.fit(on_step=record, every=1,
+                        stop=lambda trainer=trainer: trainer.seconds >= self.seconds or user_stop())
+            self.runs.append(self._finish(trainer, stopped=user_stop()))
+            self.trainer = None
+            if user_stop():
+                break
+        return self
+
+    def _finish(self, trainer: Trainer, stopped: bool) -> LabRun:
+        config = trainer.config
+        if not self._curve or self._curve[-1]["step"] != trainer.epoch:
+            self._curve.append(recovery_point(trainer.model, self.true_FD, trainer.epoch, trainer.seconds))
+        cos_FH = cosine_matrix(self.true_FD, decoder_rows(trainer.model, 0))
+        return LabRun(
+            config=config,
+            label=ARCHITECTURES[config.architecture].label,
+            metrics=recovery_metrics(trainer.model, self.true_FD, self.x_eval_ND)[0],
+            curve=pd.DataFrame(self._curve, columns=["seconds", "step", "mmcs", "hungarian"]),
+            decoder_HD=decoder_rows(trainer.model, 0).numpy().copy(),
+            cosines_FH=cos_FH.numpy(),
+            labels=feature_labels(cos_FH),
+            steps=trainer.epoch,
+            seconds=trainer.seconds,
+            model=trainer.model.member(0),
+            stopped=stopped,
+        )
+
+    def result(self) -> LabResult:
+        """The finished runs, plus the interrupted one (if it took a step)."""
+        runs = list(self.runs)
+        if self.trainer is not None and self.trainer.epoch > 0:
+            runs.append(self._finish(self.trainer, stopped=True))
+        widest = max(c.hidden_dim for c in self.configs)
+        chance = chance_level(self.true_FD, widest, seed=self.data.seed)
+        return LabResult(self.data, runs, chance, self.seconds, self.settings)
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """What a person chose on the Superposition page (kept in the app's own session key)."""
+
+    generator: str = "toy"  # "sparse" (Sharkey-style) or "toy" (Toy Models of Superposition)
+    # sparse combinations
+    dims: int = 64
+    features: int = 128
+    active: float = 4.0
+    frequency_decay: float = 0.0
+    group_size: int = 1
+    group_correlation: float = 0.0
+    # toy model
+    toy_features: int = 5
+    toy_dims: int = 2
+    sparsity: float = 0.9
+    importance_decay: float = 1.0
+    # the SAEs
+    architectures: tuple[str, ...] = ("standard", "topk")  # the article's SAE beside the field's default
+    width: float = 2.0  # learned features per true feature
+    seconds: float = 3.0  # training time per architecture
+    seed: int = 0
+
+    def data(self) -> GroundTruthData:
+        if self.generator == "toy":
+            return ToySuperposition(ToySuperpositionConfig(
+                features=self.toy_features, dims=self.toy_dims, sparsity=self.sparsity,
+                importance_decay=self.importance_decay, seed=self.seed))
+        if self.generator == "sparse":
+            return SparseCombination(SparseCombinationConfig(
+                dims=self.dims, features=self.features, active=self.active, frequency_decay=self.frequency_decay,
+                group_size=self.group_size, group_correlation=self.group_correlation, seed=self.seed))
+        raise ConfigError(f"unknown generator '{self.generator}' (known: sparse, toy)")
+
+    def lab(self) -> "GroundTruthLab":
+        """The lab these settings describe (builds the data; the toy model trains here)."""
+        if not self.architectures:
+            raise ConfigError("choose at least one architecture")
+        data = self.data()
+        configs = [lab_config(a, data, self.width, self.seed) for a in self.architectures]
+        return GroundTruthLab(data, configs, self.seconds, asdict(self))
+
+
+def run_lab(data: GroundTruthData, architectures: list[str], seconds: float, width: float = 2.0, seed: int = 0,
+            on_point=None, stop=None) -> LabResult:
+    """Train each architecture (its lab recipe) on ``data`` for ``seconds`` and measure recovery."""
+    configs = [lab_config(a, data, width, seed) for a in architectures]
+    return GroundTruthLab(data, configs, seconds).run(on_point, stop).result()
+
+
+def matched_order(cos_FH: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(true order, learned order) for the sorted cosine matrix: true features in index order,
+    learned features in the order of their Hungarian partners, then the unmatched ones by
+    their best cosine (so a good recovery is a bright diagonal)."""
+    rows, cols = hungarian_matching(torch.as_tensor(cos_FH))
+    partner = dict(zip(rows.tolist(), cols.tolist()))
+    matched = [partner[i] for i in range(cos_FH.shape[0]) if i in partner]
+    taken = set(matched)
+    rest = [j for j in np.argsort(-cos_FH.max(axis=0), kind="stable").tolist() if j not in taken]
+    return np.arange(cos_FH.shape[0]), np.array(matched + rest, dtype=int)
+
+
+
+
+GROUND_TRUTH_FILE = "ground_truth.safetensors"
+SAE_FOLDER = "sae"
+
+
+def save_lab_run(folder, data: GroundTruthData, run: LabRun) -> Path:
+    """Write FOLDER/ground_truth.safetensors (tensor ``directions``, [F, D], unit rows; the
+    generator's settings in its metadata) and FOLDER/sae/ (the trained SAE as a SAELens folder)."""
+    from safetensors.torch import save_file
+
+    from .saelens_format import save_saelens
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({"directions": data.directions_FD.contiguous()}, str(folder / GROUND_TRUTH_FILE),
+                  metadata={"generator": data.key, "settings": json.dumps(data.config.to_dict())})
+    except OSError as error:
+        raise SAEInputError(f"cannot write the ground truth: {error.strerror}") from None
+    save_saelens(run.model, folder / SAE_FOLDER, {
+        "playground_config": run.config.to_dict(),
+        "ground_truth": {"generator": data.key, **data.config.to_dict()},
+        "recovery": run.summary(),
+    })
+    return folder

@@ -1,0 +1,71 @@
+"""AppTest: the Superposition page trains architectures on synthetic data and shows what they recovered."""
+
+from __future__ import annotations
+
+from apptest_helpers import click, start_app
+
+from sae_core.architectures import ARCHITECTURES
+from sae_core.ground_truth import LabSettings
+
+PAGE = "app_pages/superposition.py"
+
+
+def test_guard_then_two_architectures_on_the_toy_model():
+    at = start_app(PAGE)
+    assert at.title[0].value == "Superposition"
+    assert any("press **Train**" in i.value for i in at.info)
+    assert at.radio(key="lab_generator").value == "toy"
+    at.multiselect(key="lab_architectures").set_value(["standard", "topk"])
+    at.number_input(key="lab_seconds").set_value(0.5).run()
+    click(at, "Train")
+    result = at.session_state["lab_result"]
+    assert [run.architecture for run in result.runs] == ["standard", "topk"]
+    assert all(0.4 < run.seconds < 2.0 and run.steps > 0 for run in result.runs)
+    table = at.table[0].value
+    assert table["Model"].tolist() == [ARCHITECTURES["standard"].label, ARCHITECTURES["topk"].label,
+                                       "chance (random directions)"]
+    assert [s.value for s in at.subheader] == ["Recovery of the true features", "What became of each true feature",
+                                               "True and learned directions"]
+    # metric table, recovery over time, label counts, arrows (2-D), cosine matrix
+    assert len(at.get("vega_lite_chart")) == 4
+    assert at.selectbox(key="lab_matrix_model").options == [ARCHITECTURES["standard"].label,
+                                                            ARCHITECTURES["topk"].label]
+    assert any("5 true features in 2 dimensions" in c.value for c in at.caption)
+
+
+def test_sparse_data_without_arrows_and_settings_survive_another_page():
+    at = start_app(PAGE)
+    at.radio(key="lab_generator").set_value("sparse").run()
+    at.number_input(key="lab_dims").set_value(16)
+    at.number_input(key="lab_features").set_value(32)
+    at.number_input(key="lab_active").set_value(3.0)
+    at.multiselect(key="lab_architectures").set_value(["topk"])
+    at.number_input(key="lab_seconds").set_value(0.5).run()
+    assert at.session_state["lab_settings"] == LabSettings(generator="sparse", dims=16, features=32, active=3.0,
+                                                          architectures=("topk",), seconds=0.5)
+    at.switch_page("app_pages/data.py").run()
+    at.switch_page(PAGE).run()
+    assert at.number_input(key="lab_features").value == 32 and at.radio(key="lab_generator").value == "sparse"
+    click(at, "Train")
+    (run,) = at.session_state["lab_result"].runs
+    assert run.cosines_FH.shape == (32, 64) and run.metrics.l0 == 3.0
+    assert "True and learned directions" not in [s.value for s in at.subheader]
+    assert len(at.get("vega_lite_chart")) == 3
+
+
+def test_bad_settings_say_why_and_keep_the_last_result():
+    at = start_app(PAGE)
+    at.multiselect(key="lab_architectures").set_value(["topk"])
+    at.number_input(key="lab_seconds").set_value(0.5).run()
+    click(at, "Train")
+    kept = at.session_state["lab_result"]
+    at.radio(key="lab_generator").set_value("sparse").run()
+    at.number_input(key="lab_features").set_value(8)
+    at.number_input(key="lab_active").set_value(20.0).run()
+    click(at, "Train")
+    assert [e.value for e in at.error] == [
+        "Cannot train: active features per sample must be a number from 0.01 to 8 (got 20.0)"]
+    assert at.session_state["lab_result"] is kept
+    at.multiselect(key="lab_architectures").set_value([]).run()
+    click(at, "Train")
+    assert [e.value for e in at.error] == ["Cannot train: choose at least one architecture"]
