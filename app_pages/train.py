@@ -18,8 +18,8 @@ st.markdown(
     "The SAE encodes each token's activation into **more** features than there are dimensions "
     "(`ReLU(x W_enc + b_enc)`), then decodes them back (`f W_dec + b_dec`). Its loss adds "
     "reconstruction error to a **sparsity** penalty on the features, so each token is explained "
-    f"by a few features. Every epoch is one Adam step on the whole table (above "
-    f"{limits.DEFAULT_BATCH_SIZE:,} tokens: one per shuffled mini-batch). Newer architectures "
+    f"by a few features. Every epoch is one pass over the table: one Adam step on all of it (above "
+    f"{limits.DEFAULT_BATCH_SIZE:,} tokens: one step per shuffled mini-batch). Newer architectures "
     "choose the active features differently; pick one below."
 )
 

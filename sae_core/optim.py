@@ -32,13 +32,18 @@ class Adam:
         bias_correction2 = 1 - beta2 ** step
         step_size = self.lr / bias_correction1
         bias_correction2_sqrt = bias_correction2 ** 0.5
-        for name, param in self.params.items():
-            grad = param.grad
-            exp_avg, exp_avg_sq = self.exp_avg[name], self.exp_avg_sq[name]
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-            param.addcdiv_(exp_avg, denom, value=-step_size)
+        params = list(self.params.values())
+        grads = [p.grad for p in params]
+        exp_avgs, exp_avg_sqs = list(self.exp_avg.values()), list(self.exp_avg_sq.values())
+        # One call per operation for all tensors (torch's foreach ops; on CPU each runs the
+        # single-tensor kernel, so the numbers are torch.optim.Adam's).
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+        denoms = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(denoms, bias_correction2_sqrt)
+        torch._foreach_add_(denoms, self.eps)
+        torch._foreach_addcdiv_(params, exp_avgs, denoms, value=-step_size)
 
     @torch.no_grad()
     def reset(self, masks: dict[str, Tensor]) -> None:

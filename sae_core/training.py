@@ -166,14 +166,14 @@ class TrainResult:
         return [j for j, d in enumerate(self.feature_density) if d == 0]
 
 
+HISTORY_NAMES = {"mse": "reconstruction"}  # loss name -> history column, where they differ
+DATA_ORDER_SEED = 0  # mini-batch order: the same for every member, so batched seeds equal separate runs
+
+
 def history_columns(architecture: str) -> list[str]:
     """The loss history's columns: epoch, total, then the architecture's loss names."""
     names = get_architecture(architecture).loss_names
     return ["epoch", "total"] + [HISTORY_NAMES.get(name, name) for name in names]
-
-
-HISTORY_NAMES = {"mse": "reconstruction"}  # loss name -> history column, where they differ
-DATA_ORDER_SEED = 0  # mini-batch order: the same for every member, so batched seeds equal separate runs
 
 
 class Trainer:

@@ -121,13 +121,8 @@ def test_members_are_independent(key):
     assert (f[0, :, 3:] == 0).all()  # padded features never fire
 
 
-@pytest.mark.parametrize("key, dead", [(key, False) for key in KEYS] + [("topk", True), ("batchtopk", True)])
-def test_forward_backward_equals_autograd_of_the_losses(key, dead):
-    """Autograd by default; TopK's hand-written gradients too, and its AuxK fallback (dead features)."""
-    model, x = model_and_x(key, hidden=(3, 5), seeds=(0, 1))
-    if dead:
-        model.auxk_weight = 0.5
-        model.steps_since_fired[:, 1] = DEAD_AFTER_STEPS
+def forward_backward_against_autograd(model, x) -> dict:
+    """model.forward_backward's losses and gradients against autograd of model.losses; its returned losses."""
     losses = model.losses(x)  # before forward_backward counts the step
     returned = model.forward_backward(x)
     by_model = {n: p.grad.clone() for n, p in model.named_parameters()}
@@ -138,8 +133,24 @@ def test_forward_backward_equals_autograd_of_the_losses(key, dead):
         torch.testing.assert_close(by_model[name], p.grad, rtol=1e-10, atol=1e-12, msg=name)
     for name in losses:
         torch.testing.assert_close(returned[name], losses[name].detach(), rtol=1e-10, atol=1e-12)
+    return returned
+
+
+@pytest.mark.parametrize("key, dead", [(key, False) for key in KEYS] + [("topk", True), ("batchtopk", True)])
+def test_forward_backward_equals_autograd_of_the_losses(key, dead):
+    """Autograd by default; TopK's hand-written gradients too, and its AuxK fallback (dead features)."""
+    model, x = model_and_x(key, hidden=(3, 5), seeds=(0, 1))
+    if dead:
+        model.auxk_weight = 0.5
+        model.steps_since_fired[:, 1] = DEAD_AFTER_STEPS
+    returned = forward_backward_against_autograd(model, x)
     if dead:
         assert (returned["auxk"] > 0).all()
+    elif key in ("topk", "batchtopk"):  # the step counted which features fired
+        with torch.no_grad():
+            fired = (model.activate(model.pre_activations(x)) > 0).any(dim=1)
+        assert fired.any() and not fired.all()
+        assert torch.equal(model.steps_since_fired == 0, fired)
 
 
 def test_jumprelu_straight_through_gradients_by_hand():
@@ -290,3 +301,18 @@ def test_saelens_round_trip_within_1e_5(seed_x, tmp_path, key):
             assert torch.equal(back.saved_tensors()[name], tensor), name
     with torch.no_grad():
         assert torch.equal(back.encode(x), model.encode(x))
+
+
+@pytest.mark.parametrize("k, sparse", [(1, True), (2, False)])
+def test_topk_sparse_and_dense_gradients_equal_autograd(k, sparse):
+    """With k small against the width, TopK decodes only the kept rows; both paths give autograd's numbers."""
+    from sae_core.architectures.topk import SPARSE_BELOW
+    model = get_architecture("topk")(4, [40, 64], [0, 1], [0.0, 0.0], dtype=torch.float64, k=k, auxk_weight=0.0)
+    assert (k * SPARSE_BELOW <= 64) is sparse
+    x = torch.as_tensor(np.random.default_rng(2).normal(size=(9, 4)), dtype=torch.float64)
+    with torch.no_grad():
+        model.b_enc.add_(0.05)
+        fired = (model.encode(x) > 0).any(dim=1)
+    forward_backward_against_autograd(model, x)
+    assert (model.W_dec.grad[0, 40:] == 0).all() and (model.W_enc.grad[0, :, 40:] == 0).all()
+    assert torch.equal(model.steps_since_fired == 0, fired) and fired.any()

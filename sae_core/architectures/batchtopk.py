@@ -46,6 +46,9 @@ class BatchTopKSAE(TopKSAE):
         f_SNH = pre_SNH * (pre_SNH > self.threshold[:, None, None])
         return f_SNH * self.hidden_mask[:, None, :] if self.padded else f_SNH
 
+    def _forward_backward_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
+        return self._dense_by_hand(x_ND)  # a batch's kept set has no fixed size per token
+
     @torch.no_grad()
     def observe(self, f_SNH: Tensor) -> None:
         super().observe(f_SNH)

@@ -28,31 +28,22 @@ def _window(pre_SNH: Tensor, theta_S1H: Tensor, bandwidth: float) -> Tensor:
 
 
 class _JumpReLU(torch.autograd.Function):
+    """(pre * H(pre - theta), H(pre - theta)) with the straight-through estimator for theta; one
+    window serves both outputs. The step passes no gradient to pre; f passes it where the gate is open."""
+
     @staticmethod
-    def forward(ctx, pre_SNH: Tensor, theta_S1H: Tensor, bandwidth: float) -> Tensor:
+    def forward(ctx, pre_SNH: Tensor, theta_S1H: Tensor, bandwidth: float) -> tuple[Tensor, Tensor]:
         ctx.save_for_backward(pre_SNH, theta_S1H)
         ctx.bandwidth = bandwidth
-        return pre_SNH * (pre_SNH > theta_S1H)
+        gate_SNH = pre_SNH > theta_S1H
+        return pre_SNH * gate_SNH, gate_SNH.to(pre_SNH)
 
     @staticmethod
-    def backward(ctx, grad_SNH: Tensor):
+    def backward(ctx, grad_f_SNH: Tensor, grad_gate_SNH: Tensor):
         pre_SNH, theta_S1H = ctx.saved_tensors
-        d_theta = -(theta_S1H * _window(pre_SNH, theta_S1H, ctx.bandwidth) * grad_SNH).sum(dim=1, keepdim=True)
-        return (pre_SNH > theta_S1H) * grad_SNH, d_theta, None
-
-
-class _Step(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, pre_SNH: Tensor, theta_S1H: Tensor, bandwidth: float) -> Tensor:
-        ctx.save_for_backward(pre_SNH, theta_S1H)
-        ctx.bandwidth = bandwidth
-        return (pre_SNH > theta_S1H).to(pre_SNH)
-
-    @staticmethod
-    def backward(ctx, grad_SNH: Tensor):
-        pre_SNH, theta_S1H = ctx.saved_tensors
-        d_theta = -(_window(pre_SNH, theta_S1H, ctx.bandwidth) * grad_SNH).sum(dim=1, keepdim=True)
-        return None, d_theta, None
+        window_SNH = _window(pre_SNH, theta_S1H, ctx.bandwidth)
+        d_theta = -(window_SNH * (theta_S1H * grad_f_SNH + grad_gate_SNH)).sum(dim=1, keepdim=True)
+        return (pre_SNH > theta_S1H) * grad_f_SNH, d_theta, None
 
 
 class JumpReLUSAE(SAE):
@@ -83,8 +74,7 @@ class JumpReLUSAE(SAE):
     def losses(self, x_ND: Tensor) -> dict[str, Tensor]:
         pre_SNH = self.pre_activations(x_ND)
         theta_S1H = self.threshold[:, None, :]
-        f_SNH = _JumpReLU.apply(pre_SNH, theta_S1H, self.bandwidth)
-        fires_SNH = _Step.apply(pre_SNH, theta_S1H, self.bandwidth)
+        f_SNH, fires_SNH = _JumpReLU.apply(pre_SNH, theta_S1H, self.bandwidth)
         if self.padded:
             f_SNH, fires_SNH = f_SNH * self.hidden_mask[:, None, :], fires_SNH * self.hidden_mask[:, None, :]
         mse_S = ((self.decode(f_SNH) - x_ND) ** 2).mean(dim=(1, 2))

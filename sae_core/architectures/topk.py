@@ -17,6 +17,10 @@ from ..errors import ConfigError
 from .auxk import DEAD_AFTER_STEPS, auxk_loss
 from .base import SAE
 
+# Decode sparsely (gathering the kept features' decoder rows) when k * SPARSE_BELOW <= features:
+# measured on 2 cores, 1.7x faster at k = 5 of 1,024 and k = 8 of 1,536, slower at k = 32 of 1,536.
+SPARSE_BELOW = 64
+
 
 class TopKSAE(SAE):
     key = "topk"
@@ -71,8 +75,8 @@ class TopKSAE(SAE):
     def forward_backward(self, x_ND: Tensor) -> dict[str, Tensor]:
         """Losses and gradients: by hand while AuxK is idle, by autograd while it has dead features.
 
-        By hand (the same numbers as autograd, tests check it): d x_hat = 2 (x_hat - x) / (N D);
-        d pre = d x_hat W_dec^T where a feature was kept and positive, else 0.
+        By hand (the same numbers as autograd, tests check it), dense, or sparse when k is
+        small against the width (``SPARSE_BELOW``).
         """
         if self.auxk_weight and self.dead().any():
             for p in self.parameters():
@@ -84,8 +88,14 @@ class TopKSAE(SAE):
             return {name: value.detach() for name, value in terms.items()}
         return self._forward_backward_by_hand(x_ND)
 
-    @torch.no_grad()
     def _forward_backward_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
+        if self.k * SPARSE_BELOW > self.W_enc.shape[2]:
+            return self._dense_by_hand(x_ND)
+        return self._sparse_by_hand(x_ND)
+
+    @torch.no_grad()
+    def _dense_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
+        """d x_hat = 2 (x_hat - x) / (N D); d pre = d x_hat W_dec^T where a feature was kept and positive."""
         n, d = x_ND.shape
         f_SNH = self.activate(torch.matmul(x_ND, self.W_enc).add_(self.b_enc[:, None, :]))
         err_SND = self.decode(f_SNH).sub_(x_ND)
@@ -100,9 +110,42 @@ class TopKSAE(SAE):
         return {"mse": mse_S, "auxk": torch.zeros_like(mse_S)}
 
     @torch.no_grad()
+    def _sparse_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
+        """The same numbers, decoding only the k kept features of each token: the decoder's products
+        cost N k D instead of N H D (the encoder's stay dense: top-k needs every pre-activation)."""
+        n, d = x_ND.shape
+        pre_SNH = torch.matmul(x_ND, self.W_enc).add_(self.b_enc[:, None, :])
+        if self.padded:
+            pre_SNH.masked_fill_(self.hidden_mask[:, None, :] == 0, float("-inf"))
+        values_SNK, index_SNK = pre_SNH.topk(min(self.k, pre_SNH.shape[2]), dim=2)
+        acts_SNK = values_SNK.relu()
+        members_S11 = torch.arange(self.n_members)[:, None, None]
+        rows_SNKD = self.W_dec[members_S11, index_SNK]  # the kept features' decoder rows
+        err_SND = torch.matmul(acts_SNK[:, :, None, :], rows_SNKD).squeeze(2).add_(self.b_dec[:, None, :]).sub_(x_ND)
+        mse_S = err_SND.pow(2).mean(dim=(1, 2))
+        d_xhat_SND = err_SND.mul_(2.0 / (n * d))
+        d_acts_SNK = torch.matmul(rows_SNKD, d_xhat_SND[..., None]).squeeze(3).mul_(acts_SNK > 0)
+        width = pre_SNH.shape[2]
+        flat_index = (index_SNK + members_S11 * width).flatten()
+        W_dec_grad = torch.zeros_like(self.W_dec).view(-1, d)
+        W_dec_grad.index_add_(0, flat_index, (acts_SNK[..., None] * d_xhat_SND[:, :, None, :]).reshape(-1, d))
+        self.W_dec.grad = W_dec_grad.view_as(self.W_dec)
+        self.b_dec.grad = d_xhat_SND.sum(dim=1)
+        d_pre_SNH = torch.zeros_like(pre_SNH).scatter_(2, index_SNK, d_acts_SNK)
+        self.W_enc.grad = torch.matmul(x_ND.T, d_pre_SNH)
+        self.b_enc.grad = d_pre_SNH.sum(dim=1)
+        fired_SH = torch.zeros(self.n_members, width).scatter_add_(
+            1, index_SNK.flatten(1), (acts_SNK > 0).flatten(1).to(torch.float32)) > 0
+        self.count_since_fired(fired_SH)
+        return {"mse": mse_S, "auxk": torch.zeros_like(mse_S)}
+
+    @torch.no_grad()
     def observe(self, f_SNH: Tensor) -> None:
         """After a training forward pass: count updates since each feature fired."""
-        fired_SH = (f_SNH > 0).any(dim=1)
+        self.count_since_fired((f_SNH > 0).any(dim=1))
+
+    @torch.no_grad()
+    def count_since_fired(self, fired_SH: Tensor) -> None:
         self.steps_since_fired.add_(1).masked_fill_(fired_SH, 0)
 
     def saelens_cfg(self) -> dict:
