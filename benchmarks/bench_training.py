@@ -83,19 +83,27 @@ def large_inputs(n: int, d: int):
     return torch.randn(n, d, generator=gen)
 
 
+def timed(step, steps: int) -> tuple[float, float]:
+    """Wall and CPU seconds of ``steps`` calls after two warm-up calls (allocator, Adam state).
+
+    CPU time (this process, all threads) is the steadier figure on a machine shared with others.
+    """
+    step(), step()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def large_config(arch: str, h: int, steps: int) -> TrainConfig:
     return TrainConfig(architecture=arch, hidden_dim=h, sparsity_weight=1e-3, lr=1e-3, epochs=steps + 2, k=K,
                        auxk_weight=0.0)
 
 
-def run_large_trainer(arch: str, n: int, d: int, h: int, steps: int) -> float:
+def run_large_trainer(arch: str, n: int, d: int, h: int, steps: int) -> tuple[float, float]:
     x = large_inputs(n, d)
     trainer = Trainer(x, large_config(arch, h, steps))
-    trainer.step(), trainer.step()  # warm-up (allocator, Adam state)
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.step()
-    return time.perf_counter() - start
+    return timed(trainer.step, steps)
 
 
 class _JumpReLU(torch.autograd.Function):
@@ -149,7 +157,7 @@ def plain_loss(arch: str, encoder, decoder, theta, x):
     return torch.nn.functional.mse_loss(decoder(f), x) + penalty
 
 
-def run_large_plain(arch: str, n: int, d: int, h: int, steps: int) -> float:
+def run_large_plain(arch: str, n: int, d: int, h: int, steps: int) -> tuple[float, float]:
     x = large_inputs(n, d)
     torch.manual_seed(0)
     encoder, decoder = torch.nn.Linear(d, h), torch.nn.Linear(h, d)
@@ -166,14 +174,10 @@ def run_large_plain(arch: str, n: int, d: int, h: int, steps: int) -> float:
             with torch.no_grad():
                 theta.clamp_(min=0)
 
-    step(), step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return time.perf_counter() - start
+    return timed(step, steps)
 
 
-def run_large_matmuls(arch: str, n: int, d: int, h: int, steps: int) -> float:
+def run_large_matmuls(arch: str, n: int, d: int, h: int, steps: int) -> tuple[float, float]:
     """Only the five matrix products one training step needs: the machine's limit."""
     x = large_inputs(n, d)
     W_enc, W_dec = torch.randn(d, h) * 0.05, torch.randn(h, d) * 0.05
@@ -187,11 +191,7 @@ def run_large_matmuls(arch: str, n: int, d: int, h: int, steps: int) -> float:
         torch.mm(g, W_dec.T, out=df)  # gradient into the features
         torch.mm(x.T, df, out=dW_enc)  # encoder weight gradient
 
-    step(), step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return time.perf_counter() - start
+    return timed(step, steps)
 
 
 CHILDREN = {"trainer": run_large_trainer, "plain": run_large_plain, "matmuls": run_large_matmuls}
@@ -200,20 +200,23 @@ CHILDREN = {"trainer": run_large_trainer, "plain": run_large_plain, "matmuls": r
 def child(kind: str, size: dict) -> None:
     """Run one large variant in this (fresh) process; print seconds and peak RSS growth."""
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    seconds = CHILDREN[kind](**size)  # size holds the architecture too
+    seconds, cpu = CHILDREN[kind](**size)  # size holds the architecture too
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "growth_mb": (peak_kb - base_kb) / 1024}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": peak_kb / 1024, "growth_mb": (peak_kb - base_kb) / 1024}))
 
 
-def in_fresh_process(kind: str, size: dict) -> dict:
+def in_fresh_process(kind: str, size: dict, threads: int | None = None) -> dict:
+    env = os.environ.copy() | ({"OMP_NUM_THREADS": str(threads)} if threads else {})
     out = subprocess.run([sys.executable, __file__, "--child", kind, "--size", json.dumps(size)],
-                         check=True, capture_output=True, text=True, env=os.environ.copy())
+                         check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a quarter-size large run")
+    parser.add_argument("--threads", type=int, help="torch threads in the large-run processes (default: torch's)")
+    parser.add_argument("--large-only", action="store_true", help="only the large runs (3, 4)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -224,12 +227,11 @@ def main() -> None:
     size = dict(LARGE, n=LARGE["n"] // 4) if args.quick else dict(LARGE)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
     print(f"{'measurement':<46} {'baseline s':>11} {'ours s':>9} {'speed-up':>9}")
-    founding = bench_founding(repeats)
+    founding = [] if args.large_only else bench_founding(repeats)
     for name, baseline, ours in founding:
         print(f"{name:<46} {baseline:>11.3f} {ours:>9.3f} {baseline / ours:>8.1f}x")
-    loop20 = founding[0][1]
-    best = lambda kind, arch: min((in_fresh_process(kind, dict(size, arch=arch)) for _ in range(repeats)),  # noqa: E731
-                                  key=lambda r: r["seconds"])
+    best = lambda kind, arch: min((in_fresh_process(kind, dict(size, arch=arch), args.threads)  # noqa: E731
+                                   for _ in range(repeats)), key=lambda r: r["seconds"])
     matmuls = best("matmuls", "standard")  # the same dense products bound every architecture
     for arch in ARCH_KEYS:
         runs = {"matmuls": matmuls, "plain": best("plain", arch), "trainer": best("trainer", arch)}
@@ -241,12 +243,16 @@ def main() -> None:
             print(f"   {kind:<10} {samples / runs[kind]['seconds']:>12,.0f} samples/s")
         print(f"   trainer reaches {runs['matmuls']['seconds'] / runs['trainer']['seconds']:.1%} of the matmul-only "
               f"limit (plain loop: {runs['matmuls']['seconds'] / runs['plain']['seconds']:.1%})")
+        print(f"   CPU seconds: matmuls {runs['matmuls']['cpu']:.2f}, plain {runs['plain']['cpu']:.2f}, trainer "
+              f"{runs['trainer']['cpu']:.2f}: trainer vs plain {runs['plain']['cpu'] / runs['trainer']['cpu']:.2f}x, "
+              f"{runs['matmuls']['cpu'] / runs['trainer']['cpu']:.1%} of the matmul-only limit")
         if arch == "standard":
             print(f"4. peak memory of the large run: trainer {runs['trainer']['peak_mb']:.0f} MB "
                   f"(+{runs['trainer']['growth_mb']:.0f} MB after start-up), plain loop "
                   f"{runs['plain']['peak_mb']:.0f} MB (+{runs['plain']['growth_mb']:.0f} MB)")
-    cli = min(cli_seconds() for _ in range(repeats))
-    print(f"{'5. CLI stability, 20 seeds (wall, fresh process)':<46} {loop20:>11.3f} {cli:>9.3f} {loop20 / cli:>8.1f}x")
+    if founding:
+        loop20, cli = founding[0][1], min(cli_seconds() for _ in range(repeats))
+        print(f"{'5. CLI stability, 20 seeds (wall, fresh process)':<46} {loop20:>11.3f} {cli:>9.3f} {loop20 / cli:>8.1f}x")
 
 
 def cli_seconds() -> float:
