@@ -8,9 +8,11 @@ dims, about 5 on per sample with magnitudes U[0, 1], fresh samples every step. E
 architecture trains with its lab recipe (sae_core.ground_truth.LAB_RECIPES; 2x = 1024
 features) for the same seconds of training time, one after the other, through the one
 Trainer. Printed: the final metrics on held-out samples, the first training second at which
-MMCS and the Hungarian cosine reached 0.99 (from the recovery curve, one point per 1/40 of
-the budget), steps per second, and the machine's load average (the machine is shared: a
-load above its core count slows every number here).
+MMCS and the Hungarian cosine had both reached 0.99 (from the recovery curve, one point per
+1/40 of the budget) and the CPU seconds that took (steps x CPU seconds per step: what an idle
+core would need), steps per second, the CPU share this process got while training (process CPU
+seconds / wall seconds: 100% = a whole core) and the machine's load average (the machine is
+shared: a load above its core count slows every number here).
 Target (issue 10): TopK reaches MMCS >= 0.99 and Hungarian >= 0.99 within 10 s.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -32,10 +35,10 @@ from sae_core.synthetic import SparseCombination, SparseCombinationConfig  # noq
 TARGET = 0.99
 
 
-def first_reach(curve, column: str, target: float = TARGET) -> float | None:
-    """The first training second at which ``column`` reached ``target`` (None: never)."""
+def first_reach(curve, column: str, target: float = TARGET) -> tuple[float, int] | None:
+    """(training second, step) at which ``column`` first reached ``target`` (None: never)."""
     hits = curve[curve[column] >= target]
-    return None if hits.empty else float(hits["seconds"].iloc[0])
+    return None if hits.empty else (float(hits["seconds"].iloc[0]), int(hits["step"].iloc[0]))
 
 
 def main() -> None:
@@ -54,20 +57,33 @@ def main() -> None:
                                                      seed=args.seed))
     configs = [lab_config(a, data, 2.0, args.seed) for a in args.architectures.split(",")]
     load_before = os.getloadavg()
-    result = GroundTruthLab(data, configs, args.seconds).run().result()
+    runs, cpu_share, cpu_per_step = [], {}, {}
+    for config in configs:  # one lab each, to time each architecture's CPU use on its own
+        lab = GroundTruthLab(data, [config], args.seconds)
+        cpu, wall = time.process_time(), time.perf_counter()
+        lab.run()
+        cpu_s, wall_s = time.process_time() - cpu, time.perf_counter() - wall
+        result = lab.result()
+        cpu_share[config.architecture] = cpu_s / wall_s
+        cpu_per_step[config.architecture] = cpu_s / max(1, result.runs[0].steps)  # incl. curve points
+        runs += result.runs
+    result.runs = runs
     load_after = os.getloadavg()
 
     print(f"{args.features} true features in {args.dims} dims, k = {args.active:g}; {args.seconds:g} s of training "
           f"each, {args.threads} thread(s); load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
           f"({os.cpu_count()} cores)")
     print(f"{'model':<32}{'MMCS':>8}{'Hung.':>8}{'EV':>8}{'L0':>8}{'dead':>7}{'steps':>7}{'steps/s':>9}"
-          f"{'MMCS>=.99 at':>14}{'Hung>=.99 at':>14}")
+          f"{'CPU share':>11}{'both>=.99 at':>22}{'CPU s to .99':>14}")
     for run in result.runs:
         m = run.metrics
-        at = [first_reach(run.curve, c) for c in ("mmcs", "hungarian")]
-        at_text = [f"{t:.1f} s" if t is not None else "never" for t in at]
+        hits = [first_reach(run.curve, c) for c in ("mmcs", "hungarian")]
+        both = None if None in hits else max(hits)
+        at_text = f"{both[0]:.1f} s, step {both[1]}" if both else "never"
+        cpu_text = f"{both[1] * cpu_per_step[run.architecture]:.1f}" if both else "-"
         print(f"{run.label[:31]:<32}{m.mmcs:>8.3f}{m.hungarian:>8.3f}{m.explained_variance:>8.3f}{m.l0:>8.2f}"
-              f"{m.dead_fraction:>7.3f}{run.steps:>7}{run.steps / run.seconds:>9.1f}{at_text[0]:>14}{at_text[1]:>14}")
+              f"{m.dead_fraction:>7.3f}{run.steps:>7}{run.steps / run.seconds:>9.1f}"
+              f"{cpu_share[run.architecture]:>10.0%}{at_text:>22}{cpu_text:>14}")
     c = result.chance
     print(f"{'chance (random directions)':<32}{c.mmcs:>8.3f}{c.hungarian:>8.3f}")
     runs = {run.architecture: run for run in result.runs}

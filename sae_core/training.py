@@ -244,8 +244,10 @@ class Trainer:
         it is one update on batch ``epoch``.
         """
         n, batch = self.x_ND.shape[0], self.config.batch_size
+        seen_ND = self.x_ND  # what dead-feature tracking looks at
         if self.batches is not None:  # streamed: a fresh batch every step
-            losses = self._update(self.batches(self.epoch))
+            seen_ND = self.batches(self.epoch)
+            losses = self._update(seen_ND)
         elif batch >= n:
             losses = self._update(self.x_ND)
         else:
@@ -253,7 +255,7 @@ class Trainer:
             losses = sum(self._update(self.x_ND[order[i : i + batch]]) * min(batch, n - i)
                          for i in range(0, n, batch)) / n
         if self.config.resample_dead_every:
-            self._track_and_resample()
+            self._track_and_resample(seen_ND)
         self.epoch += 1
         return losses
 
@@ -270,20 +272,21 @@ class Trainer:
         return torch.stack([total, *terms])
 
     @torch.no_grad()
-    def _track_and_resample(self) -> None:
+    def _track_and_resample(self, x_ND: Tensor) -> None:
         """Every ``resample_dead_every`` epochs, restart features that fired on no token since.
 
-        The architecture re-initialises them (``restart_features``); their Adam moments
-        are reset here, so the restarted entries do not inherit the dead feature's momentum.
+        x_ND: the table (or, when streamed, this step's batch). The architecture re-initialises
+        them (``restart_features``); their Adam moments are reset here, so the restarted
+        entries do not inherit the dead feature's momentum.
         """
         model = self.model
-        self._fired_SH |= (model.encode(self.x_ND) > 0).any(dim=1)
+        self._fired_SH |= (model.encode(x_ND) > 0).any(dim=1)
         if (self.epoch + 1) % self.config.resample_dead_every or self.epoch + 1 >= self.config.epochs:
             return
         dead_SH = ~self._fired_SH & (model.hidden_mask > 0)
         self._fired_SH.zero_()
         if dead_SH.any():
-            self.optimizer.reset(model.restart_features(dead_SH, self.x_ND))
+            self.optimizer.reset(model.restart_features(dead_SH, x_ND))
 
     def fit(self, on_step: Callable[[StepLog], None] | None = None, every: int = 0,
             stop: threading.Event | Callable[[], bool] | None = None) -> "Trainer":

@@ -119,3 +119,16 @@ def test_toy_settings_build_a_two_dimensional_lab():
     assert lab.configs[0].hidden_dim == 10 and lab.configs[0].k == 1  # 5 features x (1 - 0.9) = 0.5 -> k = 1
     with pytest.raises(ConfigError, match="choose at least one architecture"):
         LabSettings(architectures=()).lab()
+
+
+def test_dead_feature_tracking_looks_at_each_streamed_batch():
+    # the table given at the start has signal; every streamed batch is all zeros, on which only
+    # features with a positive encoder bias fire: tracking must count those, not the first table's
+    config = lab_config("standard", DATA, resample_dead_every=100)
+    zeros = torch.zeros(16, 16)
+    trainer = Trainer(DATA.batch(0, 16), config, batches=lambda i: zeros)
+    trainer.step()
+    fired_on_zeros = (trainer.model.encode(zeros) > 0).any(dim=1)
+    fired_on_first = (trainer.model.encode(DATA.batch(0, 16)) > 0).any(dim=1)
+    assert not torch.equal(fired_on_zeros, fired_on_first)
+    assert torch.equal(trainer._fired_SH, fired_on_zeros)
