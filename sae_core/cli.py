@@ -4,6 +4,7 @@
                                        [--epochs E] [--seed S] [--json] [--save-model OUT.zip]
     python -m sae_core stability TABLE.csv --seeds K [training flags] [--json]
     python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
+    python -m sae_core extract TEXT.txt --layer L --out DIR [--mode pieces|words] [--json]
 
 Errors (bad file, bad flag, absurd value) print one line on stderr and exit with status 2.
 """
@@ -62,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_cmd.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 per grid point")
     _add_training_flags(sweep_cmd)
     sweep_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+
+    extract_cmd = commands.add_parser("extract", help="activations of all-MiniLM-L6-v2 on a text, one row per token")
+    extract_cmd.add_argument("text", help="a UTF-8 text file; documents separated by blank lines")
+    extract_cmd.add_argument("--layer", type=int, default=3, metavar="L", help="0 (embeddings) to 6")
+    extract_cmd.add_argument("--mode", choices=["pieces", "words"], default="pieces",
+                             help="keep word pieces, or whole words (mean of their pieces)")
+    extract_cmd.add_argument("--out", required=True, metavar="DIR", help="writes DIR/activations.safetensors + DIR/tokens.json")
+    extract_cmd.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    extract_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -160,7 +170,36 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "stability": run_stability, "sweep": run_sweep}
+def run_extract(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from .extraction import extract, save_extraction
+    if not 1 <= args.threads <= 64:
+        raise SAEInputError(f"--threads must be from 1 to 64 (got {args.threads})")
+    torch.set_num_threads(args.threads)
+    path = Path(args.text)
+    try:
+        if path.stat().st_size > 4 * limits.MAX_TEXT_CHARS:
+            raise SAEInputError(f"{path.name}: larger than the limit of {limits.MAX_TEXT_CHARS:,} characters")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        what = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else "cannot be read"
+        raise SAEInputError(f"{path.name}: {what}") from None
+    extraction = extract(text, layer=args.layer, mode=args.mode)
+    save_extraction(extraction, args.out)
+    n, d = extraction.activations.shape
+    seconds = extraction.seconds
+    if args.json:
+        print(json.dumps({"tokens": n, "dims": d, "seconds": round(seconds, 4),
+                          "tokens_per_second": round(n / max(seconds, 1e-9), 1)}))
+    else:
+        print(f"{n:,} {args.mode} x {d} dims from layer {args.layer} in {seconds:.2f} s -> {args.out}")
+    return 0
+
+
+COMMANDS = {"train": run_train, "stability": run_stability, "sweep": run_sweep, "extract": run_extract}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,3 +17,6 @@ MAX_LR = 10.0
 MAX_SEED = 2**31 - 1  # what a browser number box holds exactly
 MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
+MAX_TEXT_CHARS = 2_000_000  # characters of text given to the real model at once
+MAX_EXTRACTED_TOKENS = 12_000  # rows kept from a real model (word pieces or words); also loaded tables
+MAX_EXTRACTION_BYTES = 32 * 1024 * 1024  # an uploaded extracted table (zip of safetensors + JSON)
