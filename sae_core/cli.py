@@ -1,11 +1,17 @@
 """``python -m sae_core``: train an SAE on a CSV table from the command line.
 
     python -m sae_core train TABLE.csv [--hidden-dim N] [--sparsity-weight W] [--lr LR]
-                                       [--epochs E] [--seed S] [--json] [--save-model OUT.zip]
+                                       [--epochs E] [--seed S] [--json] [--full] [--save DIR]
+                                       [--save-model OUT.zip]
+    python -m sae_core encode MODEL_DIR_OR_ZIP TABLE.csv [--json] [--full]
     python -m sae_core stability TABLE.csv --seeds K [training flags] [--json]
     python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
     python -m sae_core extract TEXT.txt --layer L --out DIR [--mode pieces|words] [--json]
 
+``--save DIR`` writes a SAELens folder (cfg.json + sae_weights.safetensors) that
+``sae_lens.SAE.load_from_disk`` opens; ``--save-model OUT.zip`` writes the same folder as a zip.
+JSON with more than ``limits.MAX_JSON_MATRIX_CELLS`` activation cells prints per-feature
+summaries instead of the matrices unless ``--full`` is given (then they are streamed).
 Errors (bad file, bad flag, absurd value) print one line on stderr and exit with status 2.
 """
 
@@ -16,8 +22,11 @@ import json
 import sys
 from dataclasses import fields
 
+import numpy as np
+
 from . import limits
 from .errors import SAEInputError
+from .saelens_format import encode_table, load_saelens, result_metadata, result_zip, save_saelens
 from .table import dims_of, read_table, tokens_of, values_of
 from .training import RECOMMENDED, TrainConfig, TrainResult, train
 
@@ -48,7 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     train_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
     _add_training_flags(train_cmd)
     train_cmd.add_argument("--json", action="store_true", help="print one JSON object")
-    train_cmd.add_argument("--save-model", metavar="OUT.zip", help="also save the model (safetensors + JSON)")
+    train_cmd.add_argument("--full", action="store_true", help="with --json: every activation, however large")
+    train_cmd.add_argument("--save", metavar="DIR", help="also save the model as a SAELens folder")
+    train_cmd.add_argument("--save-model", metavar="OUT.zip", help="also save the model as a zipped SAELens folder")
+
+    encode_cmd = commands.add_parser("encode", help="run a saved model (SAELens folder or zip) on a table")
+    encode_cmd.add_argument("model", help="a SAELens model folder, or a .zip of one")
+    encode_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,... with the model's d_in dimensions")
+    encode_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    encode_cmd.add_argument("--full", action="store_true", help="with --json: every activation, however large")
 
     stability_cmd = commands.add_parser("stability", help="train K seeds at once and compare their features")
     stability_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
@@ -88,14 +105,49 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def result_to_json(result: TrainResult, tokens: list[str]) -> dict:
+    """The train command's JSON without its matrices (see :func:`print_json`)."""
     return {
         "config": result.config.to_dict(),
         "metrics": {k: v for k, v in result.metrics.to_dict().items() if k != "hidden_dim"},
         "tokens": tokens,
-        "feature_activations": result.feature_activations.T.round(6).tolist(),
         "epochs_done": result.epochs_done,
         "train_seconds": round(result.train_seconds, 4),
     }
+
+
+def feature_summaries(feature_activations_NH: np.ndarray, tokens: list[str], k: int = 5) -> list[dict]:
+    """Per feature: how often it fires, its peak and mean, its top tokens (instead of the matrix)."""
+    from .features import top_tokens
+    a_NH = feature_activations_NH
+    return [{"feature": j, "fires_on": int((a_NH[:, j] > 0).sum()), "max": round(float(a_NH[:, j].max()), 6),
+             "mean": round(float(a_NH[:, j].mean()), 6),
+             "top_tokens": [[t, round(float(a), 6)] for t, a in top_tokens(a_NH, tokens, j, k=k)]}
+            for j in range(a_NH.shape[1])]
+
+
+def print_json(head: dict, matrices: dict[str, np.ndarray], tokens: list[str], full: bool, out=None) -> None:
+    """Print ``head`` plus the matrices (lists of rows), streamed row by row so memory stays flat.
+
+    Above ``limits.MAX_JSON_MATRIX_CELLS`` cells in ``feature_activations`` (tokens x features),
+    and without ``full``, the matrices are replaced by ``feature_summaries``.
+    """
+    out = out or sys.stdout
+    acts_NH = matrices["feature_activations"].T
+    cells = acts_NH.size
+    if cells > limits.MAX_JSON_MATRIX_CELLS and not full:
+        head = {**head, "summarised": True,
+                "note": f"{acts_NH.shape[0]:,} tokens x {acts_NH.shape[1]:,} features = {cells:,} activations is "
+                        f"over {limits.MAX_JSON_MATRIX_CELLS:,}: per-feature summaries instead; --full prints them all",
+                "feature_summaries": feature_summaries(acts_NH, tokens)}
+        out.write(json.dumps(head) + "\n")
+        return
+    out.write(json.dumps(head)[:-1])
+    for key, rows in matrices.items():
+        out.write(f', "{key}": [')
+        for i, row in enumerate(rows):
+            out.write(("," if i else "") + json.dumps(np.round(row.astype(np.float64), 6).tolist()))
+        out.write("]")
+    out.write("}\n")
 
 
 def summary(result: TrainResult, tokens: list[str]) -> str:
@@ -118,17 +170,37 @@ def run_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     result = train(values_of(table), config)
     tokens = tokens_of(table)
+    if args.save:
+        save_saelens(result.model, args.save, result_metadata(result, dims_of(table), tokens))
     if args.save_model:
-        from .export import model_to_zip
         try:
             with open(args.save_model, "wb") as out:
-                out.write(model_to_zip(result, dims_of(table), tokens))
+                out.write(result_zip(result, dims_of(table), tokens))
         except OSError as error:
             raise SAEInputError(f"cannot write the model file: {error.strerror}") from None
     if args.json:
-        print(json.dumps(result_to_json(result, tokens)))
+        print_json(result_to_json(result, tokens), {"feature_activations": result.feature_activations.T},
+                   tokens, args.full)
     else:
         print(summary(result, tokens))
+    return 0
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    """A saved model (ours or one sae-lens wrote) on a table: activations and reconstructions."""
+    model, cfg = load_saelens(args.model)
+    table = read_table(args.table)
+    tokens = tokens_of(table)
+    acts_NH, recon_ND = encode_table(model, cfg, values_of(table))
+    if args.json:
+        print_json({"tokens": tokens}, {"feature_activations": acts_NH.T, "reconstructions": recon_ND},
+                   tokens, args.full)
+        return 0
+    from .features import top_tokens
+    print(f"{cfg['architecture']} SAE, {cfg['d_sae']} features over {cfg['d_in']} dimensions, on {len(tokens)} tokens")
+    for j in range(acts_NH.shape[1]):
+        top = top_tokens(acts_NH, tokens, j, k=4)
+        print(f"  F{j}: " + (", ".join(f"{t} {a:.2f}" for t, a in top) if top else "(silent on this table)"))
     return 0
 
 
@@ -170,6 +242,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+<<<<<<< HEAD
 def run_extract(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -200,6 +273,9 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": run_train, "stability": run_stability, "sweep": run_sweep, "extract": run_extract}
+=======
+COMMANDS = {"train": run_train, "encode": run_encode, "stability": run_stability, "sweep": run_sweep}
+>>>>>>> cloud-saelens
 
 
 def main(argv: list[str] | None = None) -> int:

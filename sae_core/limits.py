@@ -5,6 +5,9 @@ cites a cap says how to stay under it.
 """
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a CSV or model file larger than this is refused
+# A file inside a model zip or folder (cfg.json, sae_weights.safetensors) may unpack to at most
+# this: the largest model the limits allow (4,096 x 1,024 float32, encoder + decoder) fits.
+MAX_MODEL_UNPACKED_BYTES = 40 * 1024 * 1024
 MAX_ROWS = 20_000  # tokens in a table
 MAX_DIMS = 1_024  # activation dimensions in a table
 MAX_HIDDEN = 4_096  # SAE features
@@ -17,6 +20,9 @@ MAX_LR = 10.0
 MAX_SEED = 2**31 - 1  # what a browser number box holds exactly
 MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
+# The CLI's --json prints tokens x features activations (and, for encode, reconstructions) only up
+# to this many activation cells; above it per-feature summaries (--full streams every number).
+MAX_JSON_MATRIX_CELLS = 1_000_000
 MAX_TEXT_CHARS = 2_000_000  # characters of text given to the real model at once
 MAX_EXTRACTED_TOKENS = 12_000  # rows kept from a real model (word pieces or words); also loaded tables
 MAX_EXTRACTION_BYTES = 32 * 1024 * 1024  # an uploaded extracted table (zip of safetensors + JSON)

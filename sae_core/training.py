@@ -59,7 +59,7 @@ class TrainConfig:
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= limits.MAX_EPOCHS:
             raise bad(f"epochs must be a whole number from 1 to {limits.MAX_EPOCHS:,} (got {self.epochs})")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= limits.MAX_SEED:
-            raise bad(f"seed must be a whole number from 0 to 2^63-1 (got {self.seed})")
+            raise bad(f"seed must be a whole number from 0 to 2^31-1 = {limits.MAX_SEED:,} (got {self.seed})")
         if self.architecture not in ARCHITECTURES:
             raise bad(f"unknown architecture '{self.architecture}' (known: {', '.join(sorted(ARCHITECTURES))})")
         if not isinstance(self.resample_dead_every, int) or not 0 <= self.resample_dead_every <= limits.MAX_EPOCHS:

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from sae_core.cli import EXIT_BAD_INPUT, main
-from sae_core.export import model_from_zip
+from sae_core import limits
+from sae_core.saelens_format import dimension_names, load_saelens
 from sae_core.training import RECOMMENDED, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,9 +166,10 @@ def test_save_model_writes_a_loadable_zip(capsys, tmp_path, seed_x):
     code, out, err = run_main(capsys, "train", SEED, "--epochs", "100", "--hidden-dim", "3", "--json",
                               "--save-model", str(out_path))
     assert code == 0 and err == ""
-    model, meta = model_from_zip(out_path.read_bytes(), out_path.name)
-    assert meta["dims"] == ["d0", "d1", "d2", "d3"] and len(meta["tokens"]) == 8
-    assert meta["config"]["hidden_dim"] == 3 and meta["epochs_done"] == 100
+    model, cfg = load_saelens(out_path)
+    meta = cfg["metadata"]
+    assert dimension_names(cfg) == ["d0", "d1", "d2", "d3"] and len(meta["tokens"]) == 8
+    assert cfg["playground_config"].hidden_dim == 3 and meta["epochs_done"] == 100
     with torch.no_grad():
         f = model.encode(torch.tensor(seed_x))[0].numpy()
     np.testing.assert_allclose(f.T, json.loads(out)["feature_activations"], atol=1e-6)
@@ -197,3 +199,72 @@ def test_sweep_json(capsys):
     models = json.loads(out)["models"]
     assert [(m["hidden_dim"], m["sparsity_weight"]) for m in models] == [(2, 0.01), (2, 0.1), (4, 0.01), (4, 0.1)]
     assert [m["point"] for m in models] == [0, 1, 2, 3]
+
+
+# ---- SAELens folders: train --save, encode ---------------------------------------------------
+
+
+def test_train_save_then_encode_gives_the_trained_activations(capsys, tmp_path, seed_x):
+    folder = tmp_path / "sae"
+    code, out, err = run_main(capsys, "train", SEED, "--epochs", "100", "--hidden-dim", "5", "--json",
+                              "--save", str(folder), "--save-model", str(tmp_path / "m.zip"))
+    assert code == 0 and err == ""
+    trained = json.loads(out)
+    assert sorted(p.name for p in folder.iterdir()) == ["cfg.json", "sae_weights.safetensors"]
+    for model_path in (str(folder), str(tmp_path / "m.zip")):
+        code, out, err = run_main(capsys, "encode", model_path, SEED, "--json")
+        assert code == 0 and err == ""
+        encoded = json.loads(out)
+        assert set(encoded) == {"tokens", "feature_activations", "reconstructions"}
+        assert encoded["tokens"] == trained["tokens"]
+        np.testing.assert_allclose(encoded["feature_activations"], trained["feature_activations"], atol=1e-6)
+        model, _ = load_saelens(folder)
+        with torch.no_grad():
+            expected = model.decode(model.encode(torch.tensor(seed_x)))[0].numpy()
+        assert np.shape(encoded["reconstructions"]) == (8, 4)
+        np.testing.assert_allclose(encoded["reconstructions"], expected, atol=1e-6)
+
+
+def test_encode_a_zip_in_a_subprocess(tmp_path):
+    zipped = tmp_path / "m.zip"
+    assert run_module("train", SEED, "--epochs", "50", "--hidden-dim", "3", "--save-model", str(zipped)).returncode == 0
+    done = run_module("encode", str(zipped), SEED)
+    assert done.returncode == 0 and done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[0] == "standard SAE, 3 features over 4 dimensions, on 8 tokens"
+    assert [line.split(":")[0] for line in lines[1:]] == ["  F0", "  F1", "  F2"]
+
+
+def test_encode_refuses_a_table_with_other_dimensions(capsys, tmp_path):
+    folder = tmp_path / "sae"
+    assert run_main(capsys, "train", SEED, "--epochs", "20", "--save", str(folder))[0] == 0
+    table = tmp_path / "three.csv"
+    table.write_text("token,a,b,c\nx,1,2,3\ny,4,5,6\n")
+    code, out, err = run_main(capsys, "encode", str(folder), str(table), "--json")
+    assert code == EXIT_BAD_INPUT and out == ""
+    assert assert_one_line_error(err) == ("error: the model reads 4 dimensions (d_in) but the table has 3; "
+                                          "use a table with 4 dimensions")
+
+
+def test_encode_refuses_a_missing_model(capsys, tmp_path):
+    code, out, err = run_main(capsys, "encode", str(tmp_path / "gone"), SEED)
+    assert code == EXIT_BAD_INPUT and assert_one_line_error(err) == "error: gone: no such file or folder"
+
+
+def test_large_json_prints_summaries_unless_full(capsys, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_JSON_MATRIX_CELLS", 8 * 4 - 1)  # 8 tokens x 4 features: one over
+    args = ("train", SEED, "--epochs", "200", "--hidden-dim", "4", "--json")
+    code, out, _ = run_main(capsys, *args)
+    summary = json.loads(out)
+    assert code == 0 and summary["summarised"] is True and "feature_activations" not in summary
+    assert "8 tokens x 4 features = 32 activations is over 31" in summary["note"]
+    code, out, _ = run_main(capsys, *args, "--full")
+    full = json.loads(out)
+    acts = np.array(full["feature_activations"])
+    assert acts.shape == (4, 8) and "summarised" not in full
+    assert [s["feature"] for s in summary["feature_summaries"]] == [0, 1, 2, 3]
+    for s, row in zip(summary["feature_summaries"], acts):
+        assert s["fires_on"] == int((row > 0).sum()) and s["max"] == pytest.approx(row.max(), abs=1e-6)
+        assert len(s["top_tokens"]) == min(5, s["fires_on"])
+    monkeypatch.setattr(limits, "MAX_JSON_MATRIX_CELLS", 8 * 4)  # exactly at the limit: the matrix
+    assert "feature_activations" in json.loads(run_main(capsys, *args)[1])

@@ -27,6 +27,8 @@ from torch import Tensor, nn
 class StandardSAE(nn.Module):
     key = "standard"
     label = "ReLU SAE (the article's)"
+    saelens_architecture = "standard"  # sae-lens' StandardSAE: ReLU(x W_enc + b_enc)
+    saelens_extra_tensors: tuple[str, ...] = ()  # [d_sae] tensors beyond W_enc, b_enc, W_dec, b_dec
 
     def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
                  dtype: torch.dtype = torch.float32, decoder_norm_penalty: bool = False):
@@ -138,4 +140,28 @@ class StandardSAE(nn.Module):
         one.b_enc.copy_(self.b_enc[s : s + 1, :h])
         one.W_dec.copy_(self.W_dec[s : s + 1, :h])
         one.b_dec.copy_(self.b_dec[s : s + 1])
+        return one
+
+    # ---- SAELens format (sae_core/saelens_format.py reads and writes the files) ---------------
+
+    def saelens_tensors(self) -> dict[str, Tensor]:
+        """A one-member model's weights under SAELens' names and shapes."""
+        if self.n_members != 1:
+            raise ValueError("save one member at a time (model.member(s))")
+        return {"W_enc": self.W_enc.detach()[0], "b_enc": self.b_enc.detach()[0],
+                "W_dec": self.W_dec.detach()[0], "b_dec": self.b_dec.detach()[0]}
+
+    def saelens_cfg(self) -> dict:
+        """Extra cfg.json fields of this architecture (none for the standard SAE)."""
+        return {}
+
+    @classmethod
+    @torch.no_grad()
+    def from_saelens(cls, cfg: dict, tensors: dict[str, Tensor]) -> "StandardSAE":
+        """A one-member model from checked SAELens tensors (b_dec already folded: apply_b_dec_to_input false)."""
+        config = cfg["playground_config"]
+        one = cls(cfg["d_in"], [cfg["d_sae"]], [config.seed], [config.sparsity_weight],
+                  decoder_norm_penalty=config.decoder_norm_penalty)
+        for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+            getattr(one, name).copy_(tensors[name][None])
         return one
