@@ -6,6 +6,7 @@
     python -m sae_core encode MODEL_DIR_OR_ZIP TABLE.csv [--json] [--full]
     python -m sae_core stability TABLE.csv --seeds K [training flags] [--json]
     python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
+    python -m sae_core train DIR [training flags] [--save SAE_DIR] [--json]   (DIR written by extract)
     python -m sae_core extract TEXT.txt --layer L --out DIR [--mode pieces|words] [--json]
 
 ``--save DIR`` writes a SAELens folder (cfg.json + sae_weights.safetensors) that
@@ -21,12 +22,13 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 
 from . import limits
 from .errors import SAEInputError
-from .saelens_format import encode_table, load_saelens, result_metadata, result_zip, save_saelens
+from .saelens_format import encode_table, load_saelens, result_metadata, result_zip, save_saelens, saelens_zip
 from .table import dims_of, read_table, tokens_of, values_of
 from .training import RECOMMENDED, TrainConfig, TrainResult, train
 
@@ -40,21 +42,21 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (--hidden-dim, --unit-norm-decoder, ...)."""
-    defaults = RECOMMENDED
+    defaults = RECOMMENDED  # (flags not given stay unset: config_from_args fills in the defaults)
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
         if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
         else:
-            parser.add_argument(flag, type=type(default), default=default, metavar=f.name.upper())
+            parser.add_argument(flag, type=type(default), default=argparse.SUPPRESS, metavar=f.name.upper())
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m sae_core", description="Train sparse autoencoders on token tables.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train_cmd = commands.add_parser("train", help="train one SAE and print its metrics and features")
-    train_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
+    train_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,... or a folder written by extract")
     _add_training_flags(train_cmd)
     train_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     train_cmd.add_argument("--full", action="store_true", help="with --json: every activation, however large")
@@ -100,8 +102,9 @@ def _float_list(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v.strip()]
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+def config_from_args(args: argparse.Namespace, defaults: TrainConfig = RECOMMENDED) -> TrainConfig:
+    """The flags given, over ``defaults`` (RECOMMENDED for CSV tables, REAL_TABLE for extracted folders)."""
+    return TrainConfig(**{f.name: getattr(args, f.name, getattr(defaults, f.name)) for f in fields(TrainConfig)})
 
 
 def result_to_json(result: TrainResult, tokens: list[str]) -> dict:
@@ -166,6 +169,8 @@ def summary(result: TrainResult, tokens: list[str]) -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if Path(args.table).is_dir():
+        return run_train_extracted(args)
     table = read_table(args.table)
     config = config_from_args(args)
     result = train(values_of(table), config)
@@ -183,6 +188,40 @@ def run_train(args: argparse.Namespace) -> int:
                    tokens, args.full)
     else:
         print(summary(result, tokens))
+    return 0
+
+
+def run_train_extracted(args: argparse.Namespace) -> int:
+    """Train on a folder written by ``extract`` (or any model's activations in that format)."""
+    import torch
+
+    from .extraction import load_extraction
+    from .training import REAL_TABLE
+    torch.set_num_threads(1)
+    extraction = load_extraction(args.table)
+    result = train(extraction.activations, config_from_args(args, REAL_TABLE))
+    words = extraction.words
+    dims = [f"d{i}" for i in range(extraction.activations.shape[1])]
+    if args.save or args.save_model:
+        metadata = {**result_metadata(result, dims), "activations_from": {
+            "model": extraction.model, "layer": extraction.layer, "mode": extraction.mode}}
+        if args.save:
+            save_saelens(result.model, args.save, metadata)
+        if args.save_model:
+            try:
+                Path(args.save_model).write_bytes(saelens_zip(result.model, metadata))
+            except OSError as error:
+                raise SAEInputError(f"cannot write the model file: {error.strerror}") from None
+    if args.json:
+        head = {**result_to_json(result, []), "tokens": len(words), "model": extraction.model,
+                "layer": extraction.layer}
+        print_json(head, {"feature_activations": result.feature_activations.T}, words, args.full)
+    else:
+        m = result.metrics
+        print(f"trained {result.config.hidden_dim} features on {len(words):,} tokens "
+              f"({extraction.model}, layer {extraction.layer}) for {result.epochs_done} epochs in "
+              f"{result.train_seconds:.1f} s: explained variance {m.explained_variance:.1%}, "
+              f"L0 {m.l0:.1f}, dead {m.dead_features}")
     return 0
 
 
@@ -242,10 +281,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-<<<<<<< HEAD
 def run_extract(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     import torch
 
     from .extraction import extract, save_extraction
@@ -272,10 +308,8 @@ def run_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "stability": run_stability, "sweep": run_sweep, "extract": run_extract}
-=======
-COMMANDS = {"train": run_train, "encode": run_encode, "stability": run_stability, "sweep": run_sweep}
->>>>>>> cloud-saelens
+COMMANDS = {"train": run_train, "encode": run_encode, "stability": run_stability, "sweep": run_sweep,
+            "extract": run_extract}
 
 
 def main(argv: list[str] | None = None) -> int:

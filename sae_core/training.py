@@ -100,6 +100,9 @@ class TrainConfig:
 ARTICLE = TrainConfig()
 RECOMMENDED = TrainConfig(hidden_dim=32, sparsity_weight=0.03, lr=0.003, epochs=1000, tied_init=True,
                           init_decoder_bias_to_mean=True, decoder_norm_penalty=True, init_decoder_norm=0.1)
+# What the Real model page and `train DIR` start from on extracted activations (README, "Real model").
+REAL_TABLE = TrainConfig(hidden_dim=768, sparsity_weight=2.0, lr=0.003, epochs=100, tied_init=True,
+                         init_decoder_bias_to_mean=True, decoder_norm_penalty=True, init_decoder_norm=0.1)
 
 
 def _finite(value) -> bool:
