@@ -184,3 +184,14 @@ def recovery_chart(recovered: dict[str, int], seeds: int) -> alt.Chart:
         x=alt.X("seeds:Q", scale=alt.Scale(domain=[0, seeds]), title=f"Seeds (of {seeds}) that recovered it"),
         tooltip=["feature", "seeds"],
     ).properties(height=alt.Step(30))
+
+
+def activation_histogram(hist: pd.DataFrame, feature: int) -> alt.Chart:
+    """How often a feature reaches each activation (non-zero rows only; from dashboards.histogram)."""
+    return alt.Chart(hist).mark_bar(color=feature_colour(feature)).encode(
+        x=alt.X("start:Q", bin="binned", title="Activation (rows where the feature fires)"),
+        x2="end:Q",
+        y=alt.Y("count:Q", title="Rows"),
+        tooltip=[alt.Tooltip("start:Q", format=".3f", title="from"), alt.Tooltip("end:Q", format=".3f", title="to"),
+                 "count"],
+    ).properties(height=200).configure_axis(labelFontSize=14, titleFontSize=14)
