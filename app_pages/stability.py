@@ -6,7 +6,7 @@ import streamlit as st
 from app_pages.session import current_table, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
-from sae_core.stability import stability
+from sae_core.stability import MATCH_COSINE, stability
 from sae_core.table import tokens_of, values_of
 
 st.title("Stability")
@@ -52,7 +52,7 @@ if run.recovered:
 
 st.subheader("Consensus features")
 st.caption("Features from different seeds with the same active tokens, or decoder directions that "
-           "agree (cosine >= 0.9), are one consensus feature. Bars show its median activation.")
+           f"agree (cosine >= {MATCH_COSINE:g}), are one consensus feature. Bars show its median activation.")
 shown = [c for c in run.consensus if c.seeds >= 2][:16]
 if not shown:
     st.info("No feature appeared in two or more seeds.")

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from app_pages.session import current_table, store_result, training_config
-from sae_core import charts
+from sae_core import charts, limits
 from sae_core.errors import SAEInputError
-from sae_core.sweep import MAX_GRID, sweep
+from sae_core.sweep import sweep
 from sae_core.table import tokens_of, values_of
 
 st.title("Sweep")
@@ -23,9 +23,9 @@ hidden = c1.multiselect("Hidden sizes", [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
                         key="sweep_hidden")
 weights = c2.multiselect("Sparsity weights", [0.0, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0],
                          default=[0.003, 0.01, 0.03, 0.1], key="sweep_weights")
-n_seeds = c3.number_input("Seeds per setting", 1, 10, 2, key="sweep_seeds")
+n_seeds = c3.number_input("Seeds per setting", 1, limits.MAX_SWEEP_SEEDS, 2, key="sweep_seeds")
 st.caption(f"Other settings from the Train page: lr {base.lr:g}, {base.epochs:,} epochs. "
-           f"At most {MAX_GRID} models per sweep.")
+           f"At most {limits.MAX_GRID} models per sweep.")
 
 if st.button("Run sweep", type="primary", icon=":material/play_arrow:"):
     progress = st.progress(0.0, text="Training…")

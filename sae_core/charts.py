@@ -18,7 +18,7 @@ FEATURE_COLOURS = [
     "#637939", "#7b4173",
 ]
 DEAD_COLOUR = "#bbbbbb"
-LOSS_COLOURS = {"total": "#333333", "reconstruction": "#4c78a8", "sparsity": "#f58518"}
+LOSS_COLOURS = {"total": "#333333", "reconstruction": "#4c78a8", "sparsity": "#f58518", "auxk": "#54a24b"}
 
 
 def feature_name(j: int) -> str:
@@ -63,13 +63,15 @@ def table_heatmap(table: pd.DataFrame) -> alt.Chart:
 
 
 def loss_chart(history: pd.DataFrame) -> alt.Chart:
-    """Total, reconstruction and sparsity loss against epoch, on a log scale."""
-    long = history.melt(id_vars=["epoch"], value_vars=list(LOSS_COLOURS), var_name="loss", value_name="value")
+    """Total, reconstruction and the architecture's other loss terms against epoch, on a log scale."""
+    names = [name for name in history.columns if name != "epoch"]
+    colours = [LOSS_COLOURS.get(name, "#b279a2") for name in names]
+    long = history.melt(id_vars=["epoch"], value_vars=names, var_name="loss", value_name="value")
     long = long[long["value"] > 0]
     return alt.Chart(long).mark_line().encode(
         x=alt.X("epoch:Q", title="Epoch"),
         y=alt.Y("value:Q", scale=alt.Scale(type="log"), title="Loss (log scale)"),
-        color=alt.Color("loss:N", scale=alt.Scale(domain=list(LOSS_COLOURS), range=list(LOSS_COLOURS.values())),
+        color=alt.Color("loss:N", scale=alt.Scale(domain=names, range=colours),
                         title="Loss"),
         tooltip=["epoch", "loss", alt.Tooltip("value:Q", format=".5f")],
     ).properties(height=260)

@@ -20,13 +20,12 @@ from .errors import ModelFileError, SAEInputError
 from .training import TrainConfig, TrainResult
 
 FORMAT = "sae-playground/1"
-_PARAMS = ("W_enc", "b_enc", "W_dec", "b_dec")
 
 
 def model_to_zip(result: TrainResult, dims: list[str], tokens: list[str] | None = None) -> bytes:
     """A trained model as zip bytes: weights (safetensors) + config and dimension names (JSON)."""
     model = result.model
-    tensors = {name: getattr(model, name).detach()[0].contiguous() for name in _PARAMS}
+    tensors = {name: tensor[0].contiguous() for name, tensor in model.saved_tensors().items()}
     meta = {
         "format": FORMAT,
         "config": result.config.to_dict(),
@@ -52,7 +51,7 @@ def model_from_zip(data: bytes, name: str = "model.zip"):
             for needed in ("model.safetensors", "config.json"):
                 if needed not in infos:
                     raise ModelFileError(f"{name}: not an SAE Playground model (no {needed} inside)")
-                if infos[needed].file_size > 4 * limits.MAX_UPLOAD_BYTES:
+                if infos[needed].file_size > limits.MAX_UNPACKED_BYTES:
                     raise ModelFileError(f"{name}: {needed} unpacks to more than the size limit")
             meta = json.loads(archive.read("config.json").decode("utf-8"))
             tensors = load_safetensors(archive.read("model.safetensors"))
@@ -71,20 +70,18 @@ def model_from_zip(data: bytes, name: str = "model.zip"):
         config.validate()
     except (SAEInputError, KeyError, TypeError) as error:
         raise ModelFileError(f"{name}: bad config ({error})") from None
-    d, h = len(dims), config.hidden_dim
-    expected = {"W_enc": (d, h), "b_enc": (h,), "W_dec": (h, d), "b_dec": (d,)}
+    arch = get_architecture(config.architecture)
+    model = arch(len(dims), [config.hidden_dim], [config.seed], [config.sparsity_weight],
+                 **{option: getattr(config, option) for option in arch.options})
+    expected = {key: tuple(tensor.shape[1:]) for key, tensor in model.saved_tensors().items()}
     if set(tensors) != set(expected):
-        raise ModelFileError(f"{name}: expected tensors {', '.join(_PARAMS)}")
+        raise ModelFileError(f"{name}: expected tensors {', '.join(expected)}")
     for key, shape in expected.items():
         tensor = tensors[key]
         if tuple(tensor.shape) != shape or tensor.dtype != torch.float32:
             raise ModelFileError(f"{name}: tensor {key} has shape {tuple(tensor.shape)}, expected {shape} float32")
         if not torch.isfinite(tensor).all():
             raise ModelFileError(f"{name}: tensor {key} contains NaN or infinite values")
-    model = get_architecture(config.architecture)(d, [h], [config.seed], [config.sparsity_weight],
-                                                  decoder_norm_penalty=config.decoder_norm_penalty)
-    with torch.no_grad():
-        for key in _PARAMS:
-            getattr(model, key).copy_(tensors[key][None])
+    model.load_tensors({key: tensor[None] for key, tensor in tensors.items()})
     meta["dims"] = dims
     return model, meta

@@ -8,11 +8,16 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a CSV or model file larger than this is re
 # A file inside a model zip or folder (cfg.json, sae_weights.safetensors) may unpack to at most
 # this: the largest model the limits allow (4,096 x 1,024 float32, encoder + decoder) fits.
 MAX_MODEL_UNPACKED_BYTES = 40 * 1024 * 1024
+MAX_UNPACKED_BYTES = 4 * MAX_UPLOAD_BYTES  # a file inside an uploaded model zip
 MAX_ROWS = 20_000  # tokens in a table
 MAX_DIMS = 1_024  # activation dimensions in a table
 MAX_HIDDEN = 4_096  # SAE features
-MAX_EPOCHS = 100_000  # full-batch steps
+MAX_EPOCHS = 100_000  # passes over the table
+DEFAULT_BATCH_SIZE = 4_096  # tokens per Adam step; larger tables train in mini-batches
 MAX_SEEDS = 64  # seeds trained at once by the stability view
+MAX_SWEEP_SEEDS = 10  # seeds per grid point on the Sweep page
+MAX_GRID = 256  # models in one sweep
+MAX_MODELS_PER_RUN = MAX_SEEDS * 16  # members of one batched training run
 MAX_TRAINING_WORK = 2_000_000_000  # rows x hidden x epochs x seeds in one run
 MAX_TOKEN_CHARS = 200  # characters in a token name
 MIN_LR = 1e-6
@@ -26,3 +31,4 @@ MAX_JSON_MATRIX_CELLS = 1_000_000
 MAX_TEXT_CHARS = 2_000_000  # characters of text given to the real model at once
 MAX_EXTRACTED_TOKENS = 12_000  # rows kept from a real model (word pieces or words); also loaded tables
 MAX_EXTRACTION_BYTES = 32 * 1024 * 1024  # an uploaded extracted table (zip of safetensors + JSON)
+MAX_JUMPRELU_VALUE = 100.0  # JumpReLU starting threshold and bandwidth

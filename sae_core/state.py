@@ -15,7 +15,7 @@ from .examples import DEFAULT_EXAMPLE, example_names
 from .errors import SAEInputError
 from .training import RECOMMENDED, TrainConfig
 
-TRAINING_FIELDS = [f.name for f in fields(TrainConfig) if f.name != "architecture"]
+TRAINING_FIELDS = [f.name for f in fields(TrainConfig)]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ def _with_value(config: TrainConfig, name: str, text: str) -> TrainConfig:
     """config with one field parsed from text, or config unchanged if the text is bad."""
     kind = type(getattr(config, name))
     try:
-        if kind is bool:
+        if kind is str:
+            value = text
+        elif kind is bool:
             if text not in ("0", "1"):
                 return config
             value = text == "1"

@@ -10,10 +10,9 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from . import limits
 from .errors import ConfigError
 from .training import TrainConfig, TrainResult, Trainer
-
-MAX_GRID = 256  # models in one sweep
 
 
 @dataclass
@@ -28,8 +27,8 @@ def sweep_members(base: TrainConfig, hidden_dims: list[int], sparsity_weights: l
     if not hidden_dims or not sparsity_weights or not seeds:
         raise ConfigError("a sweep needs at least one hidden size, one sparsity weight and one seed")
     count = len(hidden_dims) * len(sparsity_weights) * len(seeds)
-    if count > MAX_GRID:
-        raise ConfigError(f"this sweep has {count} models; the limit is {MAX_GRID} (fewer values or seeds)")
+    if count > limits.MAX_GRID:
+        raise ConfigError(f"this sweep has {count} models; the limit is {limits.MAX_GRID} (fewer values or seeds)")
     return [replace(base, hidden_dim=int(h), sparsity_weight=float(w), seed=int(s))
             for h, w, s in itertools.product(sorted(set(hidden_dims)), sorted(set(sparsity_weights)), seeds)]
 

@@ -2,9 +2,11 @@
 
 ``Trainer`` trains S members at once (a leading member dimension: several seeds, or a grid
 of hidden sizes x sparsity weights); ``train`` is the one-model shortcut. The loop, in
-order, each epoch (one full-batch Adam step over the whole table):
-forward/backward -> Adam step -> decoder renorm (option) -> dead-feature resampling
-(option) -> log -> callback -> stop check.
+order, each epoch (one pass over the table: one full-batch Adam step, or shuffled
+mini-batches when the table is larger than ``batch_size``):
+[forward/backward -> Adam step -> architecture's after-update hook -> decoder renorm
+(option)] per batch -> dead-feature resampling (option) -> log -> callback -> stop check.
+The trainer never edits the model's tensors itself: it calls the architecture's hooks.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from torch import Tensor
 
 from . import limits
 from .architectures import ARCHITECTURES, get_architecture
+from .architectures.base import SAE
 from .errors import ConfigError
 from .metrics import Metrics, evaluate, feature_density
+from .optim import Adam
 
 
 @dataclass(frozen=True)
@@ -44,31 +48,48 @@ class TrainConfig:
     # model dodging the penalty by shrinking activations and growing decoder rows.
     decoder_norm_penalty: bool = False
     init_decoder_norm: float = 0.0  # start each decoder row at this length, e.g. 0.1 (0: off): small, even start
+    # Tokens per Adam step: a table larger than this trains in shuffled mini-batches (an epoch is
+    # one pass); a batch at least the table's size is one full-batch step per epoch.
+    batch_size: int = limits.DEFAULT_BATCH_SIZE
+    # Architecture settings: each architecture declares which of these it reads (``settings()``).
+    k: int = 4  # TopK / BatchTopK: active features per token (BatchTopK: on average over the batch)
+    auxk_weight: float = 1 / 32  # TopK family: weight of the auxiliary loss that revives dead features
+    jumprelu_threshold: float = 0.01  # JumpReLU: every feature's starting threshold
+    jumprelu_bandwidth: float = 0.05  # JumpReLU: width of the straight-through estimator's window
 
     def validate(self, n_rows: int = 1, n_members: int = 1) -> "TrainConfig":
         """Raise ConfigError naming the first absurd value; return self when all is well."""
-        def bad(what: str) -> ConfigError:
-            return ConfigError(what)
-
         if not isinstance(self.hidden_dim, int) or not 1 <= self.hidden_dim <= limits.MAX_HIDDEN:
-            raise bad(f"hidden size must be a whole number from 1 to {limits.MAX_HIDDEN} (got {self.hidden_dim})")
+            raise ConfigError(f"hidden size must be a whole number from 1 to {limits.MAX_HIDDEN} (got {self.hidden_dim})")
         if not _finite(self.sparsity_weight) or not 0 <= self.sparsity_weight <= limits.MAX_SPARSITY_WEIGHT:
-            raise bad(f"sparsity weight must be between 0 and {limits.MAX_SPARSITY_WEIGHT:g} (got {self.sparsity_weight})")
+            raise ConfigError(f"sparsity weight must be between 0 and {limits.MAX_SPARSITY_WEIGHT:g} (got {self.sparsity_weight})")
         if not _finite(self.lr) or not limits.MIN_LR <= self.lr <= limits.MAX_LR:
-            raise bad(f"learning rate must be from {limits.MIN_LR:g} to {limits.MAX_LR:g} (got {self.lr})")
+            raise ConfigError(f"learning rate must be from {limits.MIN_LR:g} to {limits.MAX_LR:g} (got {self.lr})")
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= limits.MAX_EPOCHS:
-            raise bad(f"epochs must be a whole number from 1 to {limits.MAX_EPOCHS:,} (got {self.epochs})")
+            raise ConfigError(f"epochs must be a whole number from 1 to {limits.MAX_EPOCHS:,} (got {self.epochs})")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= limits.MAX_SEED:
-            raise bad(f"seed must be a whole number from 0 to 2^31-1 = {limits.MAX_SEED:,} (got {self.seed})")
+            raise ConfigError(f"seed must be a whole number from 0 to 2^31-1 = {limits.MAX_SEED:,} (got {self.seed})")
         if self.architecture not in ARCHITECTURES:
-            raise bad(f"unknown architecture '{self.architecture}' (known: {', '.join(sorted(ARCHITECTURES))})")
+            raise ConfigError(f"unknown architecture '{self.architecture}' (known: {', '.join(sorted(ARCHITECTURES))})")
         if not isinstance(self.resample_dead_every, int) or not 0 <= self.resample_dead_every <= limits.MAX_EPOCHS:
-            raise bad(f"resample_dead_every must be 0 (off) or a number of epochs (got {self.resample_dead_every})")
+            raise ConfigError(f"resample_dead_every must be 0 (off) or a number of epochs (got {self.resample_dead_every})")
         if not _finite(self.init_decoder_norm) or not 0 <= self.init_decoder_norm <= limits.MAX_INIT_DECODER_NORM:
-            raise bad(f"init_decoder_norm must be 0 (off) or a length up to 100 (got {self.init_decoder_norm})")
+            raise ConfigError(f"init_decoder_norm must be 0 (off) or a length up to "
+                              f"{limits.MAX_INIT_DECODER_NORM:g} (got {self.init_decoder_norm})")
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= limits.MAX_ROWS:
+            raise ConfigError(f"batch size must be a whole number from 1 to {limits.MAX_ROWS:,} (got {self.batch_size})")
+        if not isinstance(self.k, int) or not 1 <= self.k <= limits.MAX_HIDDEN:
+            raise ConfigError(f"k must be a whole number from 1 to {limits.MAX_HIDDEN} (got {self.k})")
+        if not _finite(self.auxk_weight) or not 0 <= self.auxk_weight <= limits.MAX_SPARSITY_WEIGHT:
+            raise ConfigError(f"auxk_weight must be between 0 and {limits.MAX_SPARSITY_WEIGHT:g} (got {self.auxk_weight})")
+        for name in ("jumprelu_threshold", "jumprelu_bandwidth"):
+            value = getattr(self, name)
+            if not _finite(value) or not 0 < value <= limits.MAX_JUMPRELU_VALUE:
+                raise ConfigError(f"{name} must be above 0 and at most {limits.MAX_JUMPRELU_VALUE:g} (got {value})")
+        get_architecture(self.architecture).validate_settings(self)
         work = n_rows * self.hidden_dim * self.epochs * n_members
         if work > limits.MAX_TRAINING_WORK:
-            raise bad(
+            raise ConfigError(
                 f"this run is too large: tokens x hidden x epochs{' x seeds' if n_members > 1 else ''} = "
                 f"{work:,} is over the limit of {limits.MAX_TRAINING_WORK:,}; lower the epochs or the hidden size"
             )
@@ -117,7 +138,7 @@ class StepLog:
     epochs: int
     total: list[float]
     mse: list[float]
-    sparsity: list[float]
+    sparsity: list[float]  # every term but the reconstruction, summed (sparsity, auxiliary losses)
     seconds: float
 
     @property
@@ -130,8 +151,8 @@ class TrainResult:
     """One trained SAE and what it learned on the table it was trained on."""
 
     config: TrainConfig
-    model: torch.nn.Module  # one member (S = 1)
-    history: pd.DataFrame  # epoch, total, reconstruction, sparsity
+    model: SAE  # one member (S = 1)
+    history: pd.DataFrame  # epoch, total, then one column per loss term (reconstruction, sparsity, ...)
     metrics: Metrics
     feature_activations: np.ndarray  # (tokens, features)
     decoder_directions: np.ndarray  # (features, dims)
@@ -145,19 +166,27 @@ class TrainResult:
         return [j for j, d in enumerate(self.feature_density) if d == 0]
 
 
+def history_columns(architecture: str) -> list[str]:
+    """The loss history's columns: epoch, total, then the architecture's loss names."""
+    names = get_architecture(architecture).loss_names
+    return ["epoch", "total"] + [HISTORY_NAMES.get(name, name) for name in names]
+
+
+HISTORY_NAMES = {"mse": "reconstruction"}  # loss name -> history column, where they differ
+DATA_ORDER_SEED = 0  # mini-batch order: the same for every member, so batched seeds equal separate runs
+
+
 class Trainer:
     """Trains ``members`` (configs differing only in seed, hidden_dim, sparsity_weight) at once."""
 
-    SHARED = ("lr", "epochs", "architecture", "unit_norm_decoder", "tied_init",
-              "init_decoder_bias_to_mean", "resample_dead_every", "decoder_norm_penalty",
-              "init_decoder_norm")
+    SHARED = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "hidden_dim", "sparsity_weight"))
 
     def __init__(self, x, members: list[TrainConfig] | TrainConfig):
         members = [members] if isinstance(members, TrainConfig) else list(members)
         if not members:
             raise ConfigError("nothing to train: no configurations given")
-        if len(members) > limits.MAX_SEEDS * 16:
-            raise ConfigError(f"too many models in one run ({len(members)})")
+        if len(members) > limits.MAX_MODELS_PER_RUN:
+            raise ConfigError(f"too many models in one run ({len(members)}); the limit is {limits.MAX_MODELS_PER_RUN}")
         self.x_ND = as_matrix(x)
         first = members[0]
         for m in members:
@@ -173,86 +202,80 @@ class Trainer:
         self.members = members
         self.config = first
         arch = get_architecture(first.architecture)
-        self.model = arch(
+        self.model: SAE = arch(
             self.x_ND.shape[1],
             [m.hidden_dim for m in members],
             [m.seed for m in members],
             [m.sparsity_weight for m in members],
-            decoder_norm_penalty=first.decoder_norm_penalty,
+            **{name: getattr(first, name) for name in arch.options},
         )
         self._initialise()
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=first.lr)
+        self.optimizer = Adam(dict(self.model.named_parameters()), lr=first.lr)
         self.epoch = 0
         self.seconds = 0.0
-        self.stopped_early = False
         self._log_every = max(1, first.epochs // 500)
-        self._history: list[tuple[int, Tensor]] = []  # (epoch, losses (3, S))
+        self._history: list[tuple[int, Tensor]] = []  # (epoch, losses (1 + terms, S))
         self._fired_SH = torch.zeros_like(self.model.hidden_mask, dtype=torch.bool)
+        self._order = torch.Generator().manual_seed(DATA_ORDER_SEED)
 
     @torch.no_grad()
     def _initialise(self) -> None:
         cfg, model = self.config, self.model
         if cfg.unit_norm_decoder:
-            self._normalise_decoder()
+            model.normalise_decoder()
         if cfg.init_decoder_norm:
-            self._normalise_decoder()
-            model.W_dec.mul_(cfg.init_decoder_norm)
+            model.scale_decoder(cfg.init_decoder_norm)
         if cfg.tied_init:
-            model.W_enc.copy_(model.W_dec.transpose(1, 2))
+            model.tie_encoder_to_decoder()
         if cfg.init_decoder_bias_to_mean:
-            model.b_dec.copy_(self.x_ND.mean(dim=0).expand_as(model.b_dec))
-
-    @torch.no_grad()
-    def _normalise_decoder(self) -> None:
-        W = self.model.W_dec
-        W.div_(W.norm(dim=2, keepdim=True).clamp_min(1e-8))
+            model.set_decoder_bias(self.x_ND.mean(dim=0))
 
     def step(self) -> Tensor:
-        """One full-batch update; returns the losses before it, shape (3, S): total, mse, sparsity."""
-        losses = self.model.forward_backward(self.x_ND)
-        self.optimizer.step()
-        cfg = self.config
-        if cfg.unit_norm_decoder:
-            self._normalise_decoder()
-        if cfg.resample_dead_every:
+        """One epoch; returns its losses, shape (1 + terms, S): total, then each loss term.
+
+        A table no larger than ``batch_size`` is one full-batch update (the losses are those
+        before it); a larger one is a pass of shuffled mini-batches (the losses are their
+        token-weighted mean, each measured before its own update).
+        """
+        n, batch = self.x_ND.shape[0], self.config.batch_size
+        if batch >= n:
+            losses = self._update(self.x_ND)
+        else:
+            order = torch.randperm(n, generator=self._order)
+            losses = sum(self._update(self.x_ND[order[i : i + batch]]) * min(batch, n - i)
+                         for i in range(0, n, batch)) / n
+        if self.config.resample_dead_every:
             self._track_and_resample()
         self.epoch += 1
-        mse_S, sparsity_S = losses["mse"], losses["sparsity"]
-        return torch.stack([mse_S + sparsity_S, mse_S, sparsity_S])
+        return losses
+
+    def _update(self, x_ND: Tensor) -> Tensor:
+        """One Adam step on the rows x_ND; returns the losses before it, shape (1 + terms, S)."""
+        terms = list(self.model.forward_backward(x_ND).values())
+        self.optimizer.step()
+        self.model.after_update()
+        if self.config.unit_norm_decoder:
+            self.model.normalise_decoder()
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return torch.stack([total, *terms])
 
     @torch.no_grad()
     def _track_and_resample(self) -> None:
-        """Re-initialise features that fired on no token during the last window.
+        """Every ``resample_dead_every`` epochs, restart features that fired on no token since.
 
-        A dead feature gets the direction of the worst-reconstructed token (its residual,
-        normalised) as decoder row, a scaled copy as encoder column, a zero encoder bias,
-        and fresh Adam moments: the "resampling" remedy of Anthropic's Towards
-        Monosemanticity, in a form that stays deterministic for a given seed.
+        The architecture re-initialises them (``restart_features``); their Adam moments
+        are reset here, so the restarted entries do not inherit the dead feature's momentum.
         """
         model = self.model
-        f_SNH = model.encode(self.x_ND)
-        self._fired_SH |= (f_SNH > 0).any(dim=1)
+        self._fired_SH |= (model.encode(self.x_ND) > 0).any(dim=1)
         if (self.epoch + 1) % self.config.resample_dead_every or self.epoch + 1 >= self.config.epochs:
             return
         dead_SH = ~self._fired_SH & (model.hidden_mask > 0)
         self._fired_SH.zero_()
-        if not dead_SH.any():
-            return
-        residual_SND = self.x_ND - model.decode(f_SNH)
-        worst_SN = (residual_SND ** 2).sum(dim=2)
-        for s, h in dead_SH.nonzero().tolist():
-            n = int(torch.argmax(worst_SN[s]))
-            direction_D = residual_SND[s, n]
-            direction_D = direction_D / direction_D.norm().clamp_min(1e-8)
-            model.W_dec[s, h] = direction_D
-            model.W_enc[s, :, h] = direction_D * 0.2
-            model.b_enc[s, h] = 0
-            worst_SN[s, n] = 0  # give the next dead feature another token
-            for param, index in ((model.W_dec, (s, h)), (model.W_enc, (s, slice(None), h)), (model.b_enc, (s, h))):
-                state = self.optimizer.state.get(param)
-                if state:
-                    state["exp_avg"][index] = 0
-                    state["exp_avg_sq"][index] = 0
+        if dead_SH.any():
+            self.optimizer.reset(model.restart_features(dead_SH, self.x_ND))
 
     def fit(self, on_step: Callable[[StepLog], None] | None = None, every: int = 0,
             stop: threading.Event | Callable[[], bool] | None = None) -> "Trainer":
@@ -275,27 +298,27 @@ class Trainer:
                     start = time.perf_counter()
                     on_step(self.step_log(losses))
                 if should_stop is not None and self.epoch < epochs and should_stop():
-                    self.stopped_early = True
                     break
         finally:
             self.seconds += time.perf_counter() - start
         return self
 
     def step_log(self, losses: Tensor) -> StepLog:
-        total, mse_, sparsity = losses.tolist()
-        return StepLog(self.epoch, self.config.epochs, total, mse_, sparsity, self.seconds)
+        penalties_S = losses[2:].sum(dim=0)  # sparsity and auxiliary terms; zero if there are none
+        return StepLog(self.epoch, self.config.epochs, losses[0].tolist(), losses[1].tolist(),
+                       penalties_S.tolist(), self.seconds)
 
     @property
     def finished(self) -> bool:
         return self.epoch >= self.config.epochs
 
     def history(self, member: int = 0) -> pd.DataFrame:
+        columns = history_columns(self.config.architecture)
         if not self._history:
-            return pd.DataFrame(columns=["epoch", "total", "reconstruction", "sparsity"])
+            return pd.DataFrame(columns=columns)
         epochs = [e for e, _ in self._history]
         losses = torch.stack([l[:, member] for _, l in self._history]).double().numpy()
-        return pd.DataFrame({"epoch": epochs, "total": losses[:, 0], "reconstruction": losses[:, 1],
-                             "sparsity": losses[:, 2]})
+        return pd.DataFrame({"epoch": epochs, **{name: losses[:, i] for i, name in enumerate(columns[1:])}})
 
     @torch.no_grad()
     def results(self) -> list[TrainResult]:

@@ -217,6 +217,7 @@ def test_zip_bomb_is_refused_before_unpacking(good_zip, monkeypatch):
     meta["padding"] = " " * 50_000  # compresses to almost nothing
     bomb = pack(meta, tensors)
     monkeypatch.setattr(limits, "MAX_UPLOAD_BYTES", 10_000)
+    monkeypatch.setattr(limits, "MAX_UNPACKED_BYTES", 40_000)
     assert len(bomb) < 10_000
     assert "config.json unpacks to more than the size limit" in load_error(bomb)
 

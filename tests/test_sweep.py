@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from sae_core.errors import ConfigError
-from sae_core.sweep import MAX_GRID, sweep, sweep_members
+from sae_core.limits import MAX_GRID
+from sae_core.sweep import sweep, sweep_members
 from sae_core.training import ARTICLE, RECOMMENDED, train
 
 

@@ -17,7 +17,7 @@ from sae_core.architectures import ARCHITECTURES, get_architecture
 from sae_core.architectures.standard import StandardSAE
 from sae_core.errors import ConfigError
 from sae_core.training import (
-    ARTICLE, StepLog, TrainConfig, Trainer, TrainResult, as_matrix, train, train_seeds,
+    ARTICLE, DATA_ORDER_SEED, StepLog, TrainConfig, Trainer, TrainResult, as_matrix, train, train_seeds,
 )
 
 HISTORY_COLUMNS = ["epoch", "total", "reconstruction", "sparsity"]
@@ -324,7 +324,7 @@ def test_stop_event_set_from_the_callback(seed_x):
 def test_stop_callable(seed_x):
     trainer = Trainer(seed_x, TrainConfig(epochs=100))
     trainer.fit(stop=lambda: trainer.epoch >= 13)
-    assert trainer.epoch == 13 and trainer.stopped_early and not trainer.finished
+    assert trainer.epoch == 13 and not trainer.finished
     assert trainer.result().stopped_early
 
 
@@ -553,3 +553,92 @@ def test_training_at_the_edges(seed_x):
     assert (no_sparsity.history["sparsity"] == 0).all()
     constant = train(np.ones((5, 3), dtype=np.float32), TrainConfig(epochs=30))
     assert math.isfinite(constant.metrics.mse)
+
+
+# ---- mini-batches ---------------------------------------------------------------------------
+
+
+def minibatch_article_loop(x: np.ndarray, seed: int, hidden: int, weight: float, lr: float, epochs: int,
+                           batch: int):
+    """The article's loop, over shuffled mini-batches in the trainer's data order."""
+    torch.manual_seed(seed)
+    encoder, decoder = nn.Linear(x.shape[1], hidden), nn.Linear(hidden, x.shape[1])
+    optimizer = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), lr=lr)
+    data, order_gen = torch.as_tensor(x), torch.Generator().manual_seed(DATA_ORDER_SEED)
+    epoch_losses = []
+    for _ in range(epochs):
+        order, total = torch.randperm(len(x), generator=order_gen), 0.0
+        for start in range(0, len(x), batch):
+            rows = data[order[start : start + batch]]
+            f = torch.relu(encoder(rows))
+            loss = nn.MSELoss()(decoder(f), rows) + weight * torch.mean(torch.abs(f))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(rows)
+        epoch_losses.append(total / len(x))
+    with torch.no_grad():
+        return torch.relu(encoder(data)).numpy(), epoch_losses
+
+
+def test_minibatches_equal_the_articles_loop_over_the_same_batches(seed_x):
+    config = TrainConfig(hidden_dim=6, sparsity_weight=0.05, lr=0.01, epochs=40, seed=3, batch_size=3)
+    trainer = Trainer(seed_x, config).fit()
+    assert trainer.optimizer.steps == 40 * 3  # an epoch is one pass: batches of 3, 3 and 2 rows
+    f, losses = minibatch_article_loop(seed_x, 3, 6, 0.05, 0.01, 40, 3)
+    result = trainer.result()
+    np.testing.assert_allclose(result.feature_activations, f, atol=1e-5)
+    history = result.history.set_index("epoch")
+    for epoch in (1, 20, 40):
+        assert history.loc[epoch, "total"] == pytest.approx(losses[epoch - 1], rel=1e-5)
+
+
+def test_a_batch_at_least_the_table_is_exactly_the_full_batch_run(seed_x):
+    config = TrainConfig(hidden_dim=6, epochs=120, seed=2, resample_dead_every=40)
+    runs = [train(seed_x, replace(config, batch_size=b)) for b in (8, 9, limits.MAX_ROWS)]
+    for run in runs[1:]:
+        assert np.array_equal(run.feature_activations, runs[0].feature_activations)
+        pd.testing.assert_frame_equal(run.history, runs[0].history, check_exact=True)
+    assert Trainer(seed_x, replace(config, batch_size=8)).fit().optimizer.steps == 120
+    smaller = train(seed_x, replace(config, batch_size=7))
+    assert not np.array_equal(smaller.feature_activations, runs[0].feature_activations)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, limits.MAX_ROWS + 1, 2.0])
+def test_batch_size_is_validated(batch_size):
+    message = config_error(replace(TrainConfig(), batch_size=batch_size).validate)
+    assert message.startswith("batch size must be a whole number from 1 to")
+
+
+# ---- resampling resets the optimiser state of what it restarts ------------------------------
+
+
+def test_resampling_resets_the_adam_moments_of_restarted_features(seed_x):
+    trainer = Trainer(seed_x, TrainConfig(hidden_dim=8, sparsity_weight=0.01, epochs=300, seed=0,
+                                          resample_dead_every=50))
+    seen = []
+    restart = trainer.model.restart_features
+
+    def spy(dead_SH, x_ND):
+        before = {n: (trainer.optimizer.exp_avg[n].clone(), trainer.optimizer.exp_avg_sq[n].clone())
+                  for n in trainer.optimizer.params}
+        masks = restart(dead_SH, x_ND)
+        seen.append((dead_SH.clone(), masks, before))
+        return masks
+
+    trainer.model.restart_features = spy
+    for _ in range(100):  # resamples after epochs 50 and 100; the second restarts a feature that had fired
+        trainer.step()
+    assert len(seen) == 2
+    dead_SH, masks, before = seen[1]
+    assert dead_SH.sum() >= 1
+    for s, h in dead_SH.nonzero().tolist():
+        assert masks["W_dec"][s, h].all() and masks["W_enc"][s, :, h].all() and masks["b_enc"][s, h]
+    assert not masks["b_dec"].any()
+    for name, mask in masks.items():
+        old_avg, old_sq = before[name]
+        if mask.any():
+            assert (old_sq[mask] != 0).any(), name  # there was state to forget
+        assert (trainer.optimizer.exp_avg[name][mask] == 0).all(), name
+        assert (trainer.optimizer.exp_avg_sq[name][mask] == 0).all(), name
+        assert torch.equal(trainer.optimizer.exp_avg_sq[name][~mask], old_sq[~mask]), name

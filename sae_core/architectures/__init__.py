@@ -1,13 +1,20 @@
-"""Registry of SAE architectures: a string key -> model class. Menus read ``ARCHITECTURES``."""
+"""Registry of SAE architectures: a string key -> model class. Menus read ``ARCHITECTURES``.
+
+Adding one: see README.md in this folder (one file, one ``register`` line below).
+"""
 
 from __future__ import annotations
 
+from .base import SAE
+from .batchtopk import BatchTopKSAE
+from .jumprelu import JumpReLUSAE
 from .standard import StandardSAE
+from .topk import TopKSAE
 
-ARCHITECTURES: dict[str, type] = {}
+ARCHITECTURES: dict[str, type[SAE]] = {}
 
 
-def register(cls: type) -> type:
+def register(cls: type[SAE]) -> type[SAE]:
     key = cls.key
     if key in ARCHITECTURES:
         raise ValueError(f"architecture '{key}' is already registered")
@@ -15,7 +22,7 @@ def register(cls: type) -> type:
     return cls
 
 
-def get_architecture(key: str) -> type:
+def get_architecture(key: str) -> type[SAE]:
     try:
         return ARCHITECTURES[key]
     except KeyError:
@@ -24,3 +31,6 @@ def get_architecture(key: str) -> type:
 
 
 register(StandardSAE)
+register(TopKSAE)
+register(BatchTopKSAE)
+register(JumpReLUSAE)

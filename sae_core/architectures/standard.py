@@ -18,68 +18,31 @@ makes large runs approach the speed of their matrix multiplications.
 
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
+
+from .base import SAE
 
 
-class StandardSAE(nn.Module):
+class StandardSAE(SAE):
     key = "standard"
-    label = "ReLU SAE (the article's)"
-    saelens_architecture = "standard"  # sae-lens' StandardSAE: ReLU(x W_enc + b_enc)
-    saelens_extra_tensors: tuple[str, ...] = ()  # [d_sae] tensors beyond W_enc, b_enc, W_dec, b_dec
+    label = "ReLU + L1 (the article's)"
+    saelens_architecture = "standard"
+    options = ("decoder_norm_penalty",)
+    uses_sparsity_weight = True
+    loss_names = ("mse", "sparsity")
 
     def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
                  dtype: torch.dtype = torch.float32, decoder_norm_penalty: bool = False):
-        super().__init__()
+        super().__init__(d_in, hidden_dims, seeds, sparsity_weights, dtype, decoder_norm_penalty=decoder_norm_penalty)
         # Weigh each feature's sparsity cost by its decoder row's length (Anthropic, April 2024),
         # so a feature cannot dodge the penalty by shrinking f and growing its decoder row.
         self.decoder_norm_penalty = decoder_norm_penalty
-        n_members = len(seeds)
-        if not (len(hidden_dims) == len(sparsity_weights) == n_members):
-            raise ValueError("hidden_dims, seeds and sparsity_weights need one entry per member")
-        self.d_in = d_in
-        self.hidden_dims = list(hidden_dims)
-        self.seeds = list(seeds)
-        width = max(hidden_dims)
-        W_enc_SDH = torch.zeros(n_members, d_in, width, dtype=dtype)
-        b_enc_SH = torch.zeros(n_members, width, dtype=dtype)
-        W_dec_SHD = torch.zeros(n_members, width, d_in, dtype=dtype)
-        b_dec_SD = torch.zeros(n_members, d_in, dtype=dtype)
-        for s, (seed, hidden) in enumerate(zip(seeds, hidden_dims)):
-            # Same draws, in the same order, as nn.Linear(d_in, hidden) then
-            # nn.Linear(hidden, d_in) after torch.manual_seed(seed): U(-1/sqrt(fan_in), +).
-            gen = torch.Generator().manual_seed(int(seed))
-            enc_bound, dec_bound = 1 / math.sqrt(d_in), 1 / math.sqrt(hidden)
-            W_enc_SDH[s, :, :hidden] = torch.empty(hidden, d_in).uniform_(-enc_bound, enc_bound, generator=gen).T
-            b_enc_SH[s, :hidden] = torch.empty(hidden).uniform_(-enc_bound, enc_bound, generator=gen)
-            W_dec_SHD[s, :hidden] = torch.empty(d_in, hidden).uniform_(-dec_bound, dec_bound, generator=gen).T
-            b_dec_SD[s] = torch.empty(d_in).uniform_(-dec_bound, dec_bound, generator=gen)
-        self.W_enc = nn.Parameter(W_enc_SDH)
-        self.b_enc = nn.Parameter(b_enc_SH)
-        self.W_dec = nn.Parameter(W_dec_SHD)
-        self.b_dec = nn.Parameter(b_dec_SD)
-        mask_SH = torch.zeros(n_members, width, dtype=dtype)
-        for s, hidden in enumerate(hidden_dims):
-            mask_SH[s, :hidden] = 1
-        self.register_buffer("hidden_mask", mask_SH)
-        self.register_buffer("sparsity_weight", torch.tensor(sparsity_weights, dtype=dtype))
-        self.register_buffer("hidden_size", torch.tensor(hidden_dims, dtype=dtype))
-        self.padded = any(h != width for h in hidden_dims)
-
-    @property
-    def n_members(self) -> int:
-        return self.W_enc.shape[0]
 
     def encode(self, x_ND: Tensor) -> Tensor:
         """Feature activations f, shape (S, N, H)."""
         f_SNH = torch.matmul(x_ND, self.W_enc).add_(self.b_enc[:, None, :]).relu_()  # in place: no copies
         return f_SNH * self.hidden_mask[:, None, :] if self.padded else f_SNH
-
-    def decode(self, f_SNH: Tensor) -> Tensor:
-        """Reconstruction x_hat, shape (S, N, D)."""
-        return torch.matmul(f_SNH, self.W_dec).add_(self.b_dec[:, None, :])
 
     def losses(self, x_ND: Tensor) -> dict[str, Tensor]:
         """Per-member losses (each shape (S,)), differentiable: the reference definition."""
@@ -125,43 +88,3 @@ class StandardSAE(nn.Module):
         self.W_enc.grad = torch.matmul(x_ND.T, d_pre_SNH)
         self.b_enc.grad = d_pre_SNH.sum(dim=1)
         return {"mse": mse_S, "sparsity": self.sparsity_weight * l1_S}
-
-    def decoder_directions(self) -> Tensor:
-        """Each feature's decoder row (its direction in input space), shape (S, H, D)."""
-        return self.W_dec.detach()
-
-    @torch.no_grad()
-    def member(self, s: int) -> "StandardSAE":
-        """Member s alone, as a one-member model with its padding removed."""
-        h = self.hidden_dims[s]
-        one = StandardSAE(self.d_in, [h], [self.seeds[s]], [float(self.sparsity_weight[s])],
-                          decoder_norm_penalty=self.decoder_norm_penalty)
-        one.W_enc.copy_(self.W_enc[s : s + 1, :, :h])
-        one.b_enc.copy_(self.b_enc[s : s + 1, :h])
-        one.W_dec.copy_(self.W_dec[s : s + 1, :h])
-        one.b_dec.copy_(self.b_dec[s : s + 1])
-        return one
-
-    # ---- SAELens format (sae_core/saelens_format.py reads and writes the files) ---------------
-
-    def saelens_tensors(self) -> dict[str, Tensor]:
-        """A one-member model's weights under SAELens' names and shapes."""
-        if self.n_members != 1:
-            raise ValueError("save one member at a time (model.member(s))")
-        return {"W_enc": self.W_enc.detach()[0], "b_enc": self.b_enc.detach()[0],
-                "W_dec": self.W_dec.detach()[0], "b_dec": self.b_dec.detach()[0]}
-
-    def saelens_cfg(self) -> dict:
-        """Extra cfg.json fields of this architecture (none for the standard SAE)."""
-        return {}
-
-    @classmethod
-    @torch.no_grad()
-    def from_saelens(cls, cfg: dict, tensors: dict[str, Tensor]) -> "StandardSAE":
-        """A one-member model from checked SAELens tensors (b_dec already folded: apply_b_dec_to_input false)."""
-        config = cfg["playground_config"]
-        one = cls(cfg["d_in"], [cfg["d_sae"]], [config.seed], [config.sparsity_weight],
-                  decoder_norm_penalty=config.decoder_norm_penalty)
-        for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
-            getattr(one, name).copy_(tensors[name][None])
-        return one

@@ -1,0 +1,225 @@
+"""The contract every SAE architecture keeps, and what they share.
+
+An architecture is a subclass of :class:`SAE` in its own file, batched over a leading
+member dimension S (seeds or grid points trained together). It brings:
+
+- ``encode(x_ND) -> f_SNH`` and ``decode(f_SNH) -> x_hat_SND`` (decode is linear by default),
+- ``losses(x_ND) -> dict[str, Tensor]``: named loss terms, each of shape (S,), whose sum is
+  what training minimises; ``loss_names`` lists them in order ("mse" first),
+- ``options``: the TrainConfig fields it reads (the Train page shows only these),
+- the tensors to save (``HIDDEN_AXIS``: name -> which axis indexes features),
+- hooks the trainer calls instead of editing tensors itself: ``normalise_decoder``,
+  ``scale_decoder``, ``tie_encoder_to_decoder``, ``set_decoder_bias``, ``after_update``,
+  ``restart_features``,
+- the SAELens conversion: ``saelens_architecture``, ``saelens_tensors``, ``saelens_cfg``,
+  ``from_saelens``.
+
+``forward_backward`` defaults to autograd over ``losses``, so a new architecture trains as
+soon as its losses are written; StandardSAE overrides it with hand-written gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+class SAE(nn.Module):
+    key: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    saelens_architecture: ClassVar[str] = ""
+    options: ClassVar[tuple[str, ...]] = ()  # TrainConfig fields passed to the constructor by name
+    uses_sparsity_weight: ClassVar[bool] = False  # whether the per-member sparsity_weight means anything
+    loss_names: ClassVar[tuple[str, ...]] = ("mse",)
+    # Saved tensors (leading member axis S) and the axis that indexes features (None: no feature axis).
+    HIDDEN_AXIS: ClassVar[dict[str, int | None]] = {"W_enc": 2, "b_enc": 1, "W_dec": 1, "b_dec": None}
+
+    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
+                 dtype: torch.dtype = torch.float32, **options):
+        super().__init__()
+        n_members = len(seeds)
+        if not (len(hidden_dims) == len(sparsity_weights) == n_members):
+            raise ValueError("hidden_dims, seeds and sparsity_weights need one entry per member")
+        unknown = set(options) - set(self.options)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no option(s) {', '.join(sorted(unknown))}")
+        self.option_values = dict(options)
+        self.d_in = d_in
+        self.hidden_dims = list(hidden_dims)
+        self.seeds = list(seeds)
+        width = max(hidden_dims)
+        W_enc_SDH = torch.zeros(n_members, d_in, width, dtype=dtype)
+        b_enc_SH = torch.zeros(n_members, width, dtype=dtype)
+        W_dec_SHD = torch.zeros(n_members, width, d_in, dtype=dtype)
+        b_dec_SD = torch.zeros(n_members, d_in, dtype=dtype)
+        for s, (seed, hidden) in enumerate(zip(seeds, hidden_dims)):
+            # Same draws, in the same order, as nn.Linear(d_in, hidden) then
+            # nn.Linear(hidden, d_in) after torch.manual_seed(seed): U(-1/sqrt(fan_in), +).
+            gen = torch.Generator().manual_seed(int(seed))
+            enc_bound, dec_bound = 1 / math.sqrt(d_in), 1 / math.sqrt(hidden)
+            W_enc_SDH[s, :, :hidden] = torch.empty(hidden, d_in).uniform_(-enc_bound, enc_bound, generator=gen).T
+            b_enc_SH[s, :hidden] = torch.empty(hidden).uniform_(-enc_bound, enc_bound, generator=gen)
+            W_dec_SHD[s, :hidden] = torch.empty(d_in, hidden).uniform_(-dec_bound, dec_bound, generator=gen).T
+            b_dec_SD[s] = torch.empty(d_in).uniform_(-dec_bound, dec_bound, generator=gen)
+        self.W_enc = nn.Parameter(W_enc_SDH)
+        self.b_enc = nn.Parameter(b_enc_SH)
+        self.W_dec = nn.Parameter(W_dec_SHD)
+        self.b_dec = nn.Parameter(b_dec_SD)
+        mask_SH = torch.zeros(n_members, width, dtype=dtype)
+        for s, hidden in enumerate(hidden_dims):
+            mask_SH[s, :hidden] = 1
+        self.register_buffer("hidden_mask", mask_SH)
+        self.register_buffer("sparsity_weight", torch.tensor(sparsity_weights, dtype=dtype))
+        self.register_buffer("hidden_size", torch.tensor(hidden_dims, dtype=dtype))
+        self.padded = any(h != width for h in hidden_dims)
+
+    @property
+    def n_members(self) -> int:
+        return self.W_enc.shape[0]
+
+    # ---- the model ------------------------------------------------------------------------
+
+    def pre_activations(self, x_ND: Tensor) -> Tensor:
+        """x W_enc + b_enc, shape (S, N, H)."""
+        return torch.matmul(x_ND, self.W_enc) + self.b_enc[:, None, :]
+
+    def encode(self, x_ND: Tensor) -> Tensor:
+        """Feature activations f, shape (S, N, H); zero at padded features."""
+        raise NotImplementedError
+
+    def decode(self, f_SNH: Tensor) -> Tensor:
+        """Reconstruction x_hat, shape (S, N, D)."""
+        return torch.matmul(f_SNH, self.W_dec).add_(self.b_dec[:, None, :])
+
+    def losses(self, x_ND: Tensor) -> dict[str, Tensor]:
+        """Named loss terms (``loss_names``), each shape (S,), differentiable; their sum is trained."""
+        raise NotImplementedError
+
+    def forward_backward(self, x_ND: Tensor) -> dict[str, Tensor]:
+        """Losses as in :meth:`losses` (detached), and their gradient in each parameter's ``.grad``."""
+        for p in self.parameters():
+            p.grad = None
+        with torch.enable_grad():
+            terms = self.losses(x_ND)
+            sum(terms.values()).sum().backward()
+        return {name: value.detach() for name, value in terms.items()}
+
+    # ---- hooks the trainer calls (it never edits the tensors itself) ----------------------
+
+    @torch.no_grad()
+    def normalise_decoder(self) -> None:
+        """Rescale every decoder row to length 1."""
+        self.W_dec.div_(self.W_dec.norm(dim=2, keepdim=True).clamp_min(1e-8))
+
+    @torch.no_grad()
+    def scale_decoder(self, length: float) -> None:
+        """Every decoder row to ``length``."""
+        self.normalise_decoder()
+        self.W_dec.mul_(length)
+
+    @torch.no_grad()
+    def tie_encoder_to_decoder(self) -> None:
+        self.W_enc.copy_(self.W_dec.transpose(1, 2))
+
+    @torch.no_grad()
+    def set_decoder_bias(self, b_dec_D: Tensor) -> None:
+        self.b_dec.copy_(b_dec_D.expand_as(self.b_dec))
+
+    def after_update(self) -> None:
+        """Called after every optimiser step: keep parameters in their valid range (default: nothing)."""
+
+    @torch.no_grad()
+    def restart_features(self, dead_SH: Tensor, x_ND: Tensor) -> dict[str, Tensor]:
+        """Re-initialise the dead features; return, per parameter name, a mask of the entries reset.
+
+        A dead feature gets the direction of the worst-reconstructed token (its residual,
+        normalised) as decoder row, a scaled copy as encoder column and a zero encoder bias:
+        the "resampling" remedy of Anthropic's Towards Monosemanticity, deterministic for a
+        given seed. The trainer resets the optimiser state of the masked entries.
+        """
+        masks = {name: torch.zeros_like(p, dtype=torch.bool) for name, p in self.named_parameters()}
+        residual_SND = x_ND - self.decode(self.encode(x_ND))
+        worst_SN = (residual_SND ** 2).sum(dim=2)
+        for s, h in dead_SH.nonzero().tolist():
+            n = int(torch.argmax(worst_SN[s]))
+            direction_D = residual_SND[s, n]
+            direction_D = direction_D / direction_D.norm().clamp_min(1e-8)
+            self.W_dec[s, h] = direction_D
+            self.W_enc[s, :, h] = direction_D * 0.2
+            self.b_enc[s, h] = 0
+            worst_SN[s, n] = 0  # give the next dead feature another token
+            masks["W_dec"][s, h] = True
+            masks["W_enc"][s, :, h] = True
+            masks["b_enc"][s, h] = True
+        return masks
+
+    # ---- saving, one member ---------------------------------------------------------------
+
+    @classmethod
+    def settings(cls) -> tuple[str, ...]:
+        """The TrainConfig fields this architecture reads (the Train page shows only these)."""
+        return (("sparsity_weight",) if cls.uses_sparsity_weight else ()) + cls.options
+
+    @classmethod
+    def validate_settings(cls, config) -> None:
+        """Raise ConfigError if this architecture cannot use ``config`` (e.g. k above the hidden size)."""
+
+    def saved_tensors(self) -> dict[str, Tensor]:
+        """The tensors that define the model (leading member axis), by name."""
+        return {name: getattr(self, name).detach() for name in self.HIDDEN_AXIS}
+
+    @torch.no_grad()
+    def load_tensors(self, tensors: dict[str, Tensor]) -> None:
+        """Copy saved tensors (same shapes as :meth:`saved_tensors`) into this model."""
+        for name in self.HIDDEN_AXIS:
+            getattr(self, name).copy_(tensors[name])
+
+    def like(self, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float]) -> "SAE":
+        """A fresh model of the same architecture and options, other members."""
+        return type(self)(self.d_in, hidden_dims, seeds, sparsity_weights, dtype=self.W_enc.dtype,
+                          **self.option_values)
+
+    @torch.no_grad()
+    def member(self, s: int) -> "SAE":
+        """Member s alone, as a one-member model with its padding removed."""
+        h = self.hidden_dims[s]
+        one = self.like([h], [self.seeds[s]], [float(self.sparsity_weight[s])])
+        for name, axis in self.HIDDEN_AXIS.items():
+            tensor = getattr(self, name)[s : s + 1]
+            if axis is not None:
+                tensor = tensor.narrow(axis, 0, h)
+            getattr(one, name).copy_(tensor)
+        return one
+
+    # ---- SAELens (one-member models) ------------------------------------------------------
+
+    def saelens_tensors(self) -> dict[str, Tensor]:
+        """SAELens names and shapes: W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in], b_dec [d_in]."""
+        if self.n_members != 1:
+            raise ValueError("only a one-member model converts to SAELens (use member(s))")
+        return {name: getattr(self, name).detach()[0].contiguous() for name in ("W_enc", "b_enc", "W_dec", "b_dec")}
+
+    def saelens_cfg(self) -> dict:
+        """Extra cfg.json fields this architecture needs (e.g. ``{"k": 16}``)."""
+        return {}
+
+    @classmethod
+    def options_from_saelens(cls, cfg: dict) -> dict:
+        """This architecture's options from a SAELens cfg.json (inverse of :meth:`saelens_cfg`)."""
+        return {}
+
+    @classmethod
+    def from_saelens(cls, cfg: dict, tensors: dict[str, Tensor]) -> "SAE":
+        """A one-member model from SAELens cfg and tensors."""
+        d_in, d_sae = tensors["W_enc"].shape
+        model = cls(int(d_in), [int(d_sae)], [0], [0.0], **cls.options_from_saelens(cfg))
+        model.load_saelens_tensors(tensors)
+        return model
+
+    @torch.no_grad()
+    def load_saelens_tensors(self, tensors: dict[str, Tensor]) -> None:
+        for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+            getattr(self, name).copy_(tensors[name].to(self.W_enc.dtype)[None])

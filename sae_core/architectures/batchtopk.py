@@ -1,0 +1,69 @@
+"""BatchTopK SAE (Bussmann et al. 2024; SAELens ``batchtopk``): k features per token on average.
+
+Training keeps the k x N largest ReLU'd pre-activations of a batch of N tokens (per
+member), so busy tokens may use more features and easy ones fewer. Inference cannot
+depend on the batch: as in SAELens, a threshold tracks the smallest kept activation
+(an exponential moving average, rate ``THRESHOLD_LR``), and ``encode`` keeps
+pre-activations above it, a JumpReLU with one threshold for all features. That is also
+how SAELens saves a trained BatchTopK SAE: as ``jumprelu`` with that threshold.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .topk import TopKSAE
+
+THRESHOLD_LR = 0.01  # SAELens' topk_threshold_lr
+
+
+class BatchTopKSAE(TopKSAE):
+    key = "batchtopk"
+    label = "BatchTopK (k features per token on average)"
+    saelens_architecture = "jumprelu"  # what SAELens saves (and loads) a trained BatchTopK SAE as
+    HIDDEN_AXIS = {**TopKSAE.HIDDEN_AXIS, "threshold": None}
+
+    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
+                 dtype: torch.dtype = torch.float32, k: int = 4, auxk_weight: float = 1 / 32):
+        super().__init__(d_in, hidden_dims, seeds, sparsity_weights, dtype, k=k, auxk_weight=auxk_weight)
+        self.register_buffer("threshold", torch.zeros(self.n_members, dtype=dtype))
+
+    def activate(self, pre_SNH: Tensor) -> Tensor:
+        """Training: the k x N largest ReLU'd pre-activations of each member's batch."""
+        acts_SNH = pre_SNH.relu()
+        if self.padded:
+            acts_SNH = acts_SNH * self.hidden_mask[:, None, :]
+        flat_SX = acts_SNH.flatten(1)
+        values_SK, index_SK = flat_SX.topk(min(self.k * pre_SNH.shape[1], flat_SX.shape[1]), dim=1)
+        return torch.zeros_like(flat_SX).scatter(1, index_SK, values_SK).view_as(pre_SNH)
+
+    def encode(self, x_ND: Tensor) -> Tensor:
+        """Inference: pre-activations above the learned threshold (a JumpReLU)."""
+        pre_SNH = self.pre_activations(x_ND)
+        f_SNH = pre_SNH * (pre_SNH > self.threshold[:, None, None])
+        return f_SNH * self.hidden_mask[:, None, :] if self.padded else f_SNH
+
+    @torch.no_grad()
+    def observe(self, f_SNH: Tensor) -> None:
+        super().observe(f_SNH)
+        smallest_S = f_SNH.masked_fill(f_SNH <= 0, float("inf")).amin(dim=(1, 2))
+        moved_S = (1 - THRESHOLD_LR) * self.threshold + THRESHOLD_LR * smallest_S
+        self.threshold.copy_(torch.where(torch.isinf(smallest_S), self.threshold, moved_S))
+
+    def saelens_tensors(self) -> dict[str, Tensor]:
+        tensors = super().saelens_tensors()
+        tensors["threshold"] = self.threshold.detach()[0].expand(self.hidden_dims[0]).contiguous()
+        return tensors
+
+    def saelens_cfg(self) -> dict:
+        return {}
+
+    @classmethod
+    def options_from_saelens(cls, cfg: dict) -> dict:
+        return {"k": int(cfg["k"])} if "k" in cfg else {}
+
+    @torch.no_grad()
+    def load_saelens_tensors(self, tensors: dict[str, Tensor]) -> None:
+        super().load_saelens_tensors(tensors)
+        self.threshold.fill_(float(tensors["threshold"].mean()))

@@ -1,0 +1,248 @@
+"""Every registered architecture against the contract and against a reference implementation
+of its definition, written out here independently (numpy, token by token)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from sae_core.architectures import ARCHITECTURES, get_architecture, register
+from sae_core.architectures.auxk import DEAD_AFTER_STEPS
+from sae_core.architectures.base import SAE
+from sae_core.architectures.batchtopk import THRESHOLD_LR
+from sae_core.errors import ConfigError
+from sae_core.export import model_from_zip, model_to_zip
+from sae_core.training import TrainConfig, Trainer, history_columns, train, train_seeds
+
+KEYS = ["standard", "topk", "batchtopk", "jumprelu"]
+OPTIONS = {"standard": {}, "topk": {"k": 2, "auxk_weight": 0.0}, "batchtopk": {"k": 2, "auxk_weight": 0.0},
+           "jumprelu": {"jumprelu_threshold": 0.05, "jumprelu_bandwidth": 0.2}}
+
+
+def test_the_registry_holds_the_four_architectures_and_refuses_duplicates():
+    assert sorted(ARCHITECTURES) == sorted(KEYS)
+    for key, cls in ARCHITECTURES.items():
+        assert cls.key == key and issubclass(cls, SAE) and cls.label
+        assert cls.saelens_architecture in ("standard", "topk", "jumprelu")
+        assert cls.loss_names[0] == "mse"
+        assert set(cls.options) <= {f for f in TrainConfig.__dataclass_fields__}
+    with pytest.raises(ValueError, match="already registered"):
+        register(get_architecture("topk"))
+
+
+def test_settings_name_the_fields_each_architecture_reads():
+    assert get_architecture("standard").settings() == ("sparsity_weight", "decoder_norm_penalty")
+    assert get_architecture("topk").settings() == ("k", "auxk_weight")
+    assert get_architecture("batchtopk").settings() == ("k", "auxk_weight")
+    assert get_architecture("jumprelu").settings() == ("sparsity_weight", "jumprelu_threshold", "jumprelu_bandwidth")
+
+
+def model_and_x(key: str, hidden=(5,), seeds=(0,), weight=0.1, dtype=torch.float64):
+    cls = get_architecture(key)
+    model = cls(4, list(hidden), list(seeds), [weight] * len(hidden), dtype=dtype, **OPTIONS[key])
+    x = torch.as_tensor(np.random.default_rng(1).normal(size=(6, 4)), dtype=dtype)
+    with torch.no_grad():
+        model.b_enc.add_(0.1)  # some pre-activations positive, some negative
+    return model, x
+
+
+def numpy_params(model, s=0):
+    return {name: t[s].detach().numpy().astype(np.float64) for name, t in model.saved_tensors().items()}
+
+
+def reference(key: str, p: dict, x: np.ndarray, weight: float, training: bool):
+    """(f, losses) straight from each architecture's definition, one token at a time."""
+    pre = x @ p["W_enc"] + p["b_enc"]
+    f = np.zeros_like(pre)
+    for n in range(len(x)):
+        for j in range(pre.shape[1]):
+            if key == "standard":
+                f[n, j] = max(pre[n, j], 0.0)
+            elif key == "topk":
+                top = sorted(range(pre.shape[1]), key=lambda i: -pre[n, i])[: OPTIONS[key]["k"]]
+                f[n, j] = max(pre[n, j], 0.0) if j in top else 0.0
+            elif key == "jumprelu":
+                f[n, j] = pre[n, j] if pre[n, j] > p["threshold"][j] else 0.0
+            elif key == "batchtopk" and not training:
+                f[n, j] = pre[n, j] if pre[n, j] > p["threshold"] else 0.0
+    if key == "batchtopk" and training:
+        relu = np.maximum(pre, 0)
+        cut = np.sort(relu.ravel())[::-1][OPTIONS[key]["k"] * len(x) - 1]
+        f = np.where(relu >= cut, relu, 0.0)
+    mse = np.mean((f @ p["W_dec"] + p["b_dec"] - x) ** 2)
+    losses = {"mse": mse}
+    if key == "standard":
+        losses["sparsity"] = weight * np.mean(np.abs(f))
+    elif key == "jumprelu":
+        losses["sparsity"] = weight * np.mean((pre > p["threshold"]).sum(axis=1))
+    else:
+        losses["auxk"] = 0.0  # auxk_weight 0 here; AuxK has its own test
+    return f, losses
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_encode_and_losses_match_the_reference(key):
+    model, x = model_and_x(key)
+    if key == "batchtopk":
+        with torch.no_grad():
+            model.threshold.fill_(0.05)
+    p = numpy_params(model)
+    f_ref, _ = reference(key, p, x.numpy(), 0.1, training=False)
+    _, losses_ref = reference(key, p, x.numpy(), 0.1, training=True)
+    with torch.no_grad():
+        f = model.encode(x)
+        losses = model.losses(x)
+    assert (f_ref > 0).any() and (f_ref == 0).any()
+    np.testing.assert_allclose(f[0].numpy(), f_ref, rtol=1e-12, atol=1e-12)
+    assert list(losses) == list(model.loss_names)
+    for name, value in losses.items():
+        assert value.shape == (1,)
+        assert float(value[0]) == pytest.approx(losses_ref[name], rel=1e-10, abs=1e-12), name
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_members_are_independent(key):
+    """A batched model's member s computes exactly what member s alone computes (also padded)."""
+    model, x = model_and_x(key, hidden=(3, 5), seeds=(4, 9), weight=0.2)
+    with torch.no_grad():
+        batched = model.losses(x)
+        f = model.encode(x)
+    for s in range(2):
+        one = model.member(s)
+        assert one.hidden_dims == [model.hidden_dims[s]] and not one.padded
+        with torch.no_grad():
+            alone = one.losses(x)
+            torch.testing.assert_close(one.encode(x)[0], f[s, :, : model.hidden_dims[s]], rtol=1e-12, atol=1e-12)
+        for name in model.loss_names:
+            torch.testing.assert_close(alone[name][0], batched[name][s], rtol=1e-12, atol=1e-12)
+    assert (f[0, :, 3:] == 0).all()  # padded features never fire
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_default_backward_is_autograd_of_the_losses(key):
+    model, x = model_and_x(key, hidden=(3, 5), seeds=(0, 1))
+    returned = model.forward_backward(x)
+    by_model = {n: p.grad.clone() for n, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = None
+    losses = model.losses(x)
+    sum(losses.values()).sum().backward()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(by_model[name], p.grad, rtol=1e-10, atol=1e-12, msg=name)
+    for name in losses:
+        torch.testing.assert_close(returned[name], losses[name].detach(), rtol=1e-10, atol=1e-12)
+
+
+def test_jumprelu_straight_through_gradients_by_hand():
+    """d loss / d theta from the estimator's formula; the encoder sees only the gate."""
+    model, x = model_and_x("jumprelu", weight=0.3)
+    eps = OPTIONS["jumprelu"]["jumprelu_bandwidth"]
+    p = numpy_params(model)
+    pre = x.numpy() @ p["W_enc"] + p["b_enc"]
+    with torch.no_grad():  # thresholds near the pre-activations, so the window sees some of them
+        model.threshold.copy_(torch.as_tensor(np.median(pre, axis=0) + 0.03)[None])
+    p = numpy_params(model)
+    model.forward_backward(x)
+    theta = p["threshold"]
+    n, d = x.shape
+    gate = pre > theta
+    f = pre * gate
+    d_f = 2 * (f @ p["W_dec"] + p["b_dec"] - x.numpy()) @ p["W_dec"].T / (n * d)
+    window = (np.abs((pre - theta) / eps) < 0.5) / eps
+    assert window.any() and gate.any() and (~gate).any()
+    d_theta = (-(theta * window) * d_f).sum(axis=0) + 0.3 * (-window).sum(axis=0) / n
+    np.testing.assert_allclose(model.threshold.grad[0].numpy(), d_theta, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.W_enc.grad[0].numpy(), x.numpy().T @ (d_f * gate), rtol=1e-10, atol=1e-12)
+
+
+def test_jumprelu_threshold_stays_non_negative(seed_x):
+    result = train(seed_x, TrainConfig(architecture="jumprelu", sparsity_weight=1.0, lr=0.05, epochs=200,
+                                       jumprelu_threshold=0.01))
+    assert (result.model.threshold >= 0).all()
+    assert result.metrics.l0 < 3
+
+
+def test_auxk_against_its_definition():
+    model, x = model_and_x("topk", hidden=(6,))
+    model.auxk_weight = 0.5
+    with torch.no_grad():
+        model.steps_since_fired[0, [1, 4, 5]] = DEAD_AFTER_STEPS  # three dead features
+    p = numpy_params(model)
+    xn = x.numpy()
+    f, _ = reference("topk", p, xn, 0.0, training=True)
+    residual = xn - (f @ p["W_dec"] + p["b_dec"])
+    pre = xn @ p["W_enc"] + p["b_enc"]
+    k_aux = 4 // 2
+    acts = np.zeros_like(pre)
+    for t in range(len(xn)):
+        for j in sorted([1, 4, 5], key=lambda i: -pre[t, i])[:k_aux]:
+            acts[t, j] = pre[t, j]  # no ReLU, as in SAELens
+    expected = 0.5 * min(3 / k_aux, 1.0) * np.mean((acts @ p["W_dec"] - residual) ** 2)
+    with torch.no_grad():
+        got = model.losses(x)["auxk"]
+    assert expected > 0 and float(got[0]) == pytest.approx(expected, rel=1e-10)
+    model.forward_backward(x)  # the loss reaches the dead features' encoder columns
+    assert (model.W_enc.grad[0, :, [1, 4, 5]] != 0).any()
+
+
+def test_auxk_counts_updates_since_a_feature_fired():
+    model, _ = model_and_x("topk", hidden=(4,))
+    fires = torch.zeros(1, 3, 4, dtype=torch.float64)
+    for j in (0, 1):
+        f = fires.clone()
+        f[0, 2, j] = 0.5
+        model.observe(f)
+    assert model.steps_since_fired.tolist() == [[1, 0, 2, 2]]
+    assert not model.dead().any()
+    model.steps_since_fired.fill_(DEAD_AFTER_STEPS - 1)
+    model.observe(fires)
+    assert model.dead().all()
+
+
+def test_batchtopk_keeps_k_per_token_on_average_and_learns_a_threshold(seed_x):
+    model, x = model_and_x("batchtopk", hidden=(5,))
+    with torch.no_grad():
+        acts = model.activate(model.pre_activations(x))
+    assert int((acts > 0).sum()) == OPTIONS["batchtopk"]["k"] * x.shape[0]
+    kept_min = float(acts[acts > 0].min())
+    model.forward_backward(x)
+    assert float(model.threshold[0]) == pytest.approx(THRESHOLD_LR * kept_min, rel=1e-12)
+    result = train(seed_x, TrainConfig(architecture="batchtopk", k=2, epochs=600, lr=0.01))
+    assert result.model.threshold[0] > 0
+    assert 1.0 <= result.metrics.l0 <= 3.0  # inference through the threshold keeps about k per token
+
+
+@pytest.mark.parametrize("key", ["topk", "batchtopk"])
+def test_k_above_the_hidden_size_is_refused(key):
+    message = str(pytest.raises(ConfigError, TrainConfig(architecture=key, hidden_dim=4, k=5).validate).value)
+    assert message == "k must be at most the hidden size (4), got 5"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_training_learns_and_batched_seeds_equal_separate_runs(seed_x, key):
+    config = TrainConfig(architecture=key, hidden_dim=6, epochs=150, lr=0.01, k=2, sparsity_weight=0.01)
+    batched = train_seeds(seed_x, config, [0, 1])
+    for seed, result in zip([0, 1], batched):
+        alone = train(seed_x, replace(config, seed=seed))
+        np.testing.assert_allclose(result.feature_activations, alone.feature_activations, atol=1e-5)
+        assert list(result.history.columns) == history_columns(key)
+        assert result.history["total"].iloc[-1] < result.history["total"].iloc[0]
+    assert batched[0].metrics.explained_variance > 0.5
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_save_and_load_keeps_every_tensor(seed_x, key):
+    config = TrainConfig(architecture=key, hidden_dim=6, epochs=60, k=3, jumprelu_threshold=0.02)
+    result = train(seed_x, config)
+    model, meta = model_from_zip(model_to_zip(result, ["a", "b", "c", "d"]))
+    assert type(model) is get_architecture(key)
+    assert TrainConfig.from_dict(meta["config"]) == config
+    saved, loaded = result.model.saved_tensors(), model.saved_tensors()
+    assert set(saved) == set(loaded) and set(saved) == set(type(model).HIDDEN_AXIS)
+    for name in saved:
+        assert torch.equal(saved[name], loaded[name]), name
+    x = torch.as_tensor(seed_x)
+    assert torch.equal(model.encode(x), result.model.encode(x))
