@@ -201,7 +201,7 @@ def set_tensor(key, value):
 
 
 @pytest.mark.parametrize("change, expected", [
-    (set_key("architecture", "gated"), "architecture 'gated' is not supported (supported: standard"),
+    (set_key("architecture", "gated"), "architecture 'gated' is not supported (supported: "),
     (set_key("architecture", 3), "cfg.json field 'architecture' must be a string"),
     (set_key("d_in", 0), "cfg.json field 'd_in' must be a whole number from 1 to 1,024 (got 0)"),
     (set_key("d_in", "4"), "cfg.json field 'd_in' must be a whole number from 1 to 1,024 (got '4')"),
