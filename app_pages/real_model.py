@@ -12,6 +12,7 @@ from sae_core.dashboards import (concept_matches, features_table, histogram, ran
 from sae_core.errors import SAEInputError
 from sae_core.extraction import (DEFAULT_LAYER, MODES, extract, extraction_from_zip, extraction_to_zip, load_model,
                                  model_available)
+from sae_core.architectures import ARCHITECTURES
 from sae_core.training import REAL_TABLE, TrainConfig, Trainer
 
 st.title("Real model")
@@ -142,13 +143,30 @@ st.download_button("Download the extracted table", extraction_to_zip(extraction)
 # ---- 2. train --------------------------------------------------------------------------------
 st.subheader("2. Train an SAE on these rows")
 config: TrainConfig = st.session_state.real_config
-NUMBERS = [("hidden_dim", "Hidden size (features)", dict(min_value=1, max_value=limits.MAX_HIDDEN, step=64)),
-           ("sparsity_weight", "Sparsity weight", dict(min_value=0.0, max_value=limits.MAX_SPARSITY_WEIGHT, step=0.5)),
-           ("lr", "Learning rate", dict(min_value=limits.MIN_LR, max_value=limits.MAX_LR, step=0.001, format="%.6g")),
-           ("epochs", "Epochs", dict(min_value=1, max_value=limits.MAX_EPOCHS, step=10)),
-           ("seed", "Random seed", dict(min_value=0, max_value=limits.MAX_SEED, step=1))]
-OPTIONS = [("tied_init", "Tied initialisation"), ("init_decoder_bias_to_mean", "Decoder bias starts at the data mean"),
-           ("decoder_norm_penalty", "Sparsity weighted by decoder length"), ("unit_norm_decoder", "Unit-norm decoder")]
+LABELS = {"hidden_dim": "Hidden size (features)", "lr": "Learning rate", "epochs": "Epochs (passes over the rows)",
+          "batch_size": "Batch size (rows per step)", "seed": "Random seed", "sparsity_weight": "Sparsity weight",
+          "k": "k (active features per row)", "auxk_weight": "AuxK weight (revives dead features)",
+          "jumprelu_threshold": "Starting threshold", "jumprelu_bandwidth": "Threshold bandwidth",
+          "decoder_norm_penalty": "Sparsity weighted by decoder length", "tied_init": "Tied initialisation",
+          "init_decoder_bias_to_mean": "Decoder bias starts at the data mean", "unit_norm_decoder": "Unit-norm decoder",
+          "init_decoder_norm": "Initial decoder row length (0 = off)",
+          "resample_dead_every": "Resample dead features every N epochs (0 = off)"}
+BOUNDS = {"hidden_dim": (1, limits.MAX_HIDDEN), "lr": (limits.MIN_LR, limits.MAX_LR), "epochs": (1, limits.MAX_EPOCHS),
+          "batch_size": (1, limits.MAX_ROWS), "seed": (0, limits.MAX_SEED), "k": (1, limits.MAX_HIDDEN),
+          "sparsity_weight": (0.0, limits.MAX_SPARSITY_WEIGHT), "auxk_weight": (0.0, limits.MAX_SPARSITY_WEIGHT),
+          "jumprelu_threshold": (1e-6, limits.MAX_JUMPRELU_VALUE), "jumprelu_bandwidth": (1e-6, limits.MAX_JUMPRELU_VALUE),
+          "init_decoder_norm": (0.0, limits.MAX_INIT_DECODER_NORM), "resample_dead_every": (0, limits.MAX_EPOCHS)}
+
+
+def setting(where, name: str):
+    """One TrainConfig field as a widget (key w_real_<name>, seeded from the app-owned config)."""
+    key = "w_real_" + name
+    st.session_state.setdefault(key, getattr(config, name))
+    if isinstance(getattr(config, name), bool):
+        return where.checkbox(LABELS[name], key=key)
+    low, high = BOUNDS[name]
+    return where.number_input(LABELS[name], low, high, key=key,
+                              format="%.6g" if isinstance(low, float) else "%d")
 
 
 def use_real_defaults() -> None:
@@ -156,18 +174,19 @@ def use_real_defaults() -> None:
         st.session_state["w_real_" + f.name] = getattr(REAL_TABLE, f.name)
 
 
-values = {}
-for column, (name, label, kwargs) in zip(st.columns(len(NUMBERS)), NUMBERS):
-    st.session_state.setdefault("w_real_" + name, getattr(config, name))
-    values[name] = column.number_input(label, key="w_real_" + name, **kwargs)
+st.session_state.setdefault("w_real_architecture", config.architecture)
+values = {"architecture": st.selectbox("Architecture", list(ARCHITECTURES), key="w_real_architecture",
+                                       format_func=lambda key: ARCHITECTURES[key].label)}
+general = ["hidden_dim", "lr", "epochs", "batch_size", "seed"]
+for column, name in zip(st.columns(len(general)), general):
+    values[name] = setting(column, name)
+own = list(ARCHITECTURES[values["architecture"]].settings())
+for column, name in zip(st.columns(max(1, len(own))), own):
+    values[name] = setting(column, name)
 with st.expander("Training options (the same as on the Train page)"):
-    for name, label in OPTIONS:
-        st.session_state.setdefault("w_real_" + name, getattr(config, name))
-        values[name] = st.checkbox(label, key="w_real_" + name)
-    for name, label in (("init_decoder_norm", "Initial decoder row length (0 = off)"),
-                        ("resample_dead_every", "Resample dead features every N epochs (0 = off)")):
-        st.session_state.setdefault("w_real_" + name, getattr(config, name))
-        values[name] = st.number_input(label, 0.0 if name == "init_decoder_norm" else 0, key="w_real_" + name)
+    for name in ("tied_init", "init_decoder_bias_to_mean", "unit_norm_decoder", "init_decoder_norm",
+                 "resample_dead_every"):
+        values[name] = setting(st, name)
     st.button("Use the real-table defaults", on_click=use_real_defaults)
 config = replace(config, **values)
 st.session_state.real_config = config

@@ -19,7 +19,7 @@ def trained(minilm):
     at.radio(key="w_real_source").set_value("Paste text").run()
     at.text_area(key="w_real_text").set_value(TEXT).run()
     click(at, "Extract activations")
-    for key, value in (("w_real_hidden_dim", 32), ("w_real_epochs", 30), ("w_real_sparsity_weight", 0.1)):
+    for key, value in (("w_real_hidden_dim", 32), ("w_real_epochs", 30), ("w_real_k", 4)):
         at.number_input(key=key).set_value(value).run()
     click(at, "Train")
     return at
@@ -97,4 +97,15 @@ def test_bundled_corpus_shows_concept_matching(minilm):
     concepts = at.dataframe[-1].value
     assert concepts["concept"].tolist() == ["animal", "machine or AI", "negation"]
     assert ((concepts["f1"] >= 0) & (concepts["f1"] <= 1)).all() and (concepts["chance_f1"] > 0).all()
+    assert not at.exception
+
+
+def test_architecture_brings_its_own_settings(trained):
+    at = trained
+    assert at.selectbox(key="w_real_architecture").value == "topk"
+    assert at.number_input(key="w_real_k").value == 4
+    at.selectbox(key="w_real_architecture").set_value("standard").run()
+    assert at.number_input(key="w_real_sparsity_weight").value == 5.0  # REAL_TABLE gives ReLU + L1 one too
+    assert not [w for w in at.number_input if w.key == "w_real_k"]
+    at.selectbox(key="w_real_architecture").set_value("topk").run()
     assert not at.exception
