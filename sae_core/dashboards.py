@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 TOP_CANDIDATES = 64  # rows looked at per feature to find its top distinct words
 
@@ -31,10 +32,11 @@ def features_table(acts_NH: np.ndarray, words: list[str], k: int = 5) -> pd.Data
     density = (acts_NH > 0).mean(axis=0)
     peak = acts_NH.max(axis=0) if n else np.zeros(h, np.float32)
     m = min(TOP_CANDIDATES, n)
-    top_MH = np.argpartition(-acts_NH, m - 1, axis=0)[:m] if m else np.zeros((0, h), int)
+    # torch.topk keeps only m x H indices (argpartition would allocate N x H int64 indices)
+    top_MH = torch.from_numpy(acts_NH).topk(m, dim=0).indices.numpy() if m else np.zeros((0, h), int)
     top_words = []
     for j in range(h):
-        rows = top_MH[:, j][np.argsort(-acts_NH[top_MH[:, j], j], kind="stable")]
+        rows = top_MH[:, j]
         seen: list[str] = []
         for i in rows:
             if acts_NH[i, j] <= 0 or len(seen) == k:
