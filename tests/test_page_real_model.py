@@ -109,3 +109,11 @@ def test_architecture_brings_its_own_settings(trained):
     assert not [w for w in at.number_input if w.key == "w_real_k"]
     at.selectbox(key="w_real_architecture").set_value("topk").run()
     assert not at.exception
+
+
+def test_without_the_extras_the_page_says_how_to_install(monkeypatch):
+    import sae_core.extraction
+    monkeypatch.setattr(sae_core.extraction, "model_available", lambda: False)
+    at = start_app(PAGE)
+    assert "pip install -r requirements-real.txt" in at.info[0].value
+    assert not at.button  # nothing to extract with
