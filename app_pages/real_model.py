@@ -137,8 +137,8 @@ n_rows, n_dims = extraction.activations.shape
 st.caption(f"**Table:** {n_rows:,} {extraction.mode} x {n_dims} dims from layer {extraction.layer} of "
            f"{extraction.model}" + (f", extracted in {extraction.seconds:.2f} s "
                                     f"({n_rows / max(extraction.seconds, 1e-9):,.0f} tokens/s)." if extraction.seconds else "."))
-st.download_button("Download the extracted table", extraction_to_zip(extraction), file_name="real_activations.zip",
-                   mime="application/zip", icon=":material/download:")
+st.download_button("Download the extracted table", lambda: extraction_to_zip(extraction),  # built on click only
+                   file_name="real_activations.zip", mime="application/zip", icon=":material/download:")
 
 # ---- 2. train --------------------------------------------------------------------------------
 st.subheader("2. Train an SAE on these rows")
