@@ -254,6 +254,9 @@ if query.strip():
         st.caption(f"No feature fires on '{query.strip()}' (or the word is not in the text).")
     shown = table.set_index("feature").loc[found["feature"]].reset_index()
     shown.insert(1, "mean_on_word", found["mean_on_word"].to_numpy())
+    if st.session_state.get("real_opened_for") != (query, id(result)) and len(found):
+        st.session_state.real_opened_for = (query, id(result))  # a new search opens its best feature
+        st.session_state.real_feature = st.session_state.w_real_feature = int(found["feature"].iloc[0])
 event = st.dataframe(shown, hide_index=True, height=320, on_select="rerun", selection_mode="single-row",
                      key=f"w_real_table_{id(result)}_{query}",
                      column_config={"density": st.column_config.NumberColumn("density", format="percent"),

@@ -49,7 +49,7 @@ def test_search_a_word_and_open_a_feature(trained):
     frame = at.dataframe[0].value
     assert "mean_on_word" in frame.columns and len(frame) >= 1
     best = int(frame["feature"].iloc[0])
-    at.number_input(key="w_real_feature").set_value(best).run()
+    assert at.number_input(key="w_real_feature").value == best  # a search opens its best feature
     assert any(md.value.startswith(f"#### F{best} ") for md in at.markdown)
     assert any("cat" in md.value for md in at.markdown if md.value.startswith("**Words it fires on**"))
     at.text_input(key="w_real_query").set_value("zebra").run()
