@@ -117,3 +117,22 @@ def test_without_the_extras_the_page_says_how_to_install(monkeypatch):
     at = start_app(PAGE)
     assert "pip install -r requirements-real.txt" in at.info[0].value
     assert not at.button  # nothing to extract with
+
+
+def test_a_stopped_run_is_kept_on_the_next_run(trained):
+    import threading
+    from dataclasses import replace
+
+    from sae_core.training import REAL_TABLE, Trainer
+    at = trained
+    trainer = Trainer(at.session_state.real_extraction.activations, replace(REAL_TABLE, hidden_dim=16, k=2, epochs=50))
+    trainer.fit(stop=lambda: trainer.epoch >= 3)  # as if Stop came at epoch 3
+    stop, done = threading.Event(), threading.Event()
+    done.set()
+    at.session_state.real_trainer = trainer
+    at.session_state.real_trainer_events = (stop, done)
+    at.run()
+    assert stop.is_set()
+    assert at.session_state.real_result.config.hidden_dim == 16 and at.session_state.real_result.epochs_done == 3
+    assert "Stopped at epoch 3 of 50" in at.warning[0].value
+    assert "real_trainer" not in at.session_state
