@@ -14,7 +14,7 @@ from dataclasses import fields
 import pandas as pd
 import streamlit as st
 
-from sae_core.examples import example_names, example_references, load_example
+from sae_core.examples import example_references, load_example
 from sae_core.state import TRAINING_FIELDS, AppState
 from sae_core.table import dims_of, tokens_of
 from sae_core.training import TrainConfig, TrainResult
@@ -127,7 +127,10 @@ def settle_interrupted_run() -> None:
         if stop_event is not None:
             stop_event.set()
             done.wait(timeout=30)
-    if in_flight is not None and in_flight.epoch > 0:
+    keep = st.session_state.pop("trainer_keep", None)  # Stability and Sweep keep their own result
+    if in_flight is not None and in_flight.epoch > 0 and keep is not None:
+        keep(in_flight)
+    elif in_flight is not None and in_flight.epoch > 0:
         store_result(in_flight.result())
         if not in_flight.finished:  # (it may have reached its last epoch just before the click)
             st.session_state.train_notice = (
@@ -136,5 +139,5 @@ def settle_interrupted_run() -> None:
             )
 
 
-__all__ = ["example_names", "example_label", "init_session", "load_table", "replace_table", "update_table_from_editor",
+__all__ = ["example_label", "init_session", "load_table", "replace_table", "update_table_from_editor",
            "current_table", "training_config", "store_result", "settle_interrupted_run", "result_is_stale", "sidebar_status"]

@@ -1,12 +1,15 @@
 """Stability page: train many seeds at once and see which features are stable and which are luck."""
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
+from app_pages.runs import keep_stability, run_stoppable, stop_button
 from app_pages.session import current_table, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
-from sae_core.stability import MATCH_COSINE, stability
+from sae_core.stability import MATCH_COSINE, seeds_trainer
 from sae_core.table import tokens_of, values_of
 
 st.title("Stability")
@@ -26,21 +29,24 @@ st.caption(
 seeds = st.slider("Number of seeds", 2, limits.MAX_SEEDS, 20, key="stability_seeds",
                   help="Seeds 0, 1, ..., K-1 are trained together.")
 
-if st.button("Train all seeds", type="primary", icon=":material/play_arrow:"):
-    progress = st.progress(0.0, text="Training…")
+b1, b2, _ = st.columns([2, 1, 5])
+if b1.button("Train all seeds", type="primary", icon=":material/play_arrow:"):
     try:
-        run = stability(values_of(table), config, tokens_of(table), st.session_state.get("references", []),
-                        seeds, on_step=lambda log: progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,}"))
+        trainer = seeds_trainer(values_of(table), config, seeds)
     except SAEInputError as error:
         st.error(f"Cannot train: {error}")
     else:
-        st.session_state.stability = run
-    progress.empty()
+        run_stoppable(trainer, partial(keep_stability, tokens=tokens_of(table),
+                                       references=st.session_state.get("references", [])))
+with b2:
+    stop_button()
 
 run = st.session_state.get("stability")
 if run is None:
     st.info("Press **Train all seeds** to see which features are stable.")
     st.stop()
+if st.session_state.get("stability_notice"):
+    st.warning(st.session_state.stability_notice)
 if run.tokens != tokens_of(table):
     st.warning("The table has changed since this comparison; train again to use the new table.")
 

@@ -1,11 +1,14 @@
 """Sweep page: many hidden sizes x sparsity weights at once; pick an SAE on the trade-off chart."""
 
+from functools import partial
+
 import streamlit as st
 
+from app_pages.runs import keep_sweep, run_stoppable, stop_button
 from app_pages.session import current_table, store_result, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
-from sae_core.sweep import sweep
+from sae_core.sweep import sweep_trainer
 from sae_core.table import tokens_of, values_of
 
 st.title("Sweep")
@@ -27,20 +30,23 @@ n_seeds = c3.number_input("Seeds per setting", 1, limits.MAX_SWEEP_SEEDS, 2, key
 st.caption(f"Other settings from the Train page: lr {base.lr:g}, {base.epochs:,} epochs. "
            f"At most {limits.MAX_GRID} models per sweep.")
 
-if st.button("Run sweep", type="primary", icon=":material/play_arrow:"):
-    progress = st.progress(0.0, text="Training…")
+b1, b2, _ = st.columns([2, 1, 5])
+if b1.button("Run sweep", type="primary", icon=":material/play_arrow:"):
     try:
-        st.session_state.sweep = sweep(values_of(table), base, hidden, weights, list(range(int(n_seeds))),
-                                       on_step=lambda log: progress.progress(log.fraction, text=f"Epoch {log.epoch:,}"))
-        st.session_state.sweep_tokens = tokens_of(table)
+        trainer = sweep_trainer(values_of(table), base, hidden, weights, list(range(int(n_seeds))))
     except SAEInputError as error:
         st.error(f"Cannot run the sweep: {error}")
-    progress.empty()
+    else:
+        run_stoppable(trainer, partial(keep_sweep, tokens=tokens_of(table)))
+with b2:
+    stop_button()
 
 result = st.session_state.get("sweep")
 if result is None:
     st.info("Choose the grid and press **Run sweep**.")
     st.stop()
+if st.session_state.get("sweep_notice"):
+    st.warning(st.session_state.sweep_notice)
 if st.session_state.sweep_tokens != tokens_of(table):
     st.warning("The table has changed since this sweep; run it again to use the new table.")
 

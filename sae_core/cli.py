@@ -1,8 +1,8 @@
 """``python -m sae_core``: train an SAE on a CSV table from the command line.
 
-    python -m sae_core train TABLE.csv [--hidden-dim N] [--sparsity-weight W] [--lr LR]
-                                       [--epochs E] [--seed S] [--json] [--full] [--save DIR]
-                                       [--save-model OUT.zip]
+    python -m sae_core train TABLE.csv [--architecture NAME [--k K ...]] [--hidden-dim N]
+                                       [--sparsity-weight W] [--lr LR] [--epochs E] [--seed S]
+                                       [--batch-size B] [--json] [--full] [--save DIR] [--save-model OUT.zip]
     python -m sae_core encode MODEL_DIR_OR_ZIP TABLE.csv [--json] [--full]
     python -m sae_core stability TABLE.csv --seeds K [training flags] [--json]
     python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import limits
+from .architectures import ARCHITECTURES
 from .errors import SAEInputError
 from .saelens_format import encode_table, load_saelens, result_metadata, result_zip, save_saelens, saelens_zip
 from .table import dims_of, read_table, tokens_of, values_of
@@ -46,7 +47,11 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        if isinstance(default, bool):
+        if f.name == "architecture":
+            parser.add_argument(flag, default=argparse.SUPPRESS, metavar="NAME",
+                                help="which SAE; its own settings: " + "; ".join(
+                                    f"{key}: {', '.join(cls.settings()) or '-'}" for key, cls in ARCHITECTURES.items()))
+        elif isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
         else:
             parser.add_argument(flag, type=type(default), default=argparse.SUPPRESS, metavar=f.name.upper())
@@ -249,6 +254,15 @@ def _check_seeds(k: int) -> list[int]:
     return list(range(k))
 
 
+def bounded_consensus(data: dict, numbers_each: int) -> dict:
+    """Keep the best-supported consensus features up to ``limits.MAX_JSON_MATRIX_CELLS`` numbers
+    (each holds an activation per token and a decoder weight per dimension); say how many are left out."""
+    keep = max(1, limits.MAX_JSON_MATRIX_CELLS // numbers_each)
+    if len(data["consensus"]) > keep:
+        data = {**data, "consensus": data["consensus"][:keep], "consensus_left_out": len(data["consensus"]) - keep}
+    return data
+
+
 def run_stability(args: argparse.Namespace) -> int:
     from .features import load_references
     from .stability import stability
@@ -257,7 +271,7 @@ def run_stability(args: argparse.Namespace) -> int:
     run = stability(values_of(table), config_from_args(args), tokens,
                     load_references(args.table, tokens), _check_seeds(args.seeds))
     if args.json:
-        print(json.dumps(run.to_dict()))
+        print(json.dumps(bounded_consensus(run.to_dict(), len(tokens) + len(dims_of(table)))))
         return 0
     print(f"{len(run.seeds)} seeds trained together in {run.train_seconds:.2f} s")
     for name, count in run.recovered.items():

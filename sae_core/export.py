@@ -1,4 +1,6 @@
-"""Saving and loading trained SAEs: a zip of ``model.safetensors`` + ``config.json``.
+"""Saving and loading trained SAEs: a zip of ``model.safetensors`` + ``config.json``
+(the playground's first format; the app and the CLI now save SAELens folders, see
+saelens_format.py), and feature activations as CSV.
 
 Never pickle: safetensors holds only tensors, the JSON only plain values, and loading
 checks every name, shape and size before building a model.
@@ -85,3 +87,12 @@ def model_from_zip(data: bytes, name: str = "model.zip"):
     model.load_tensors({key: tensor[None] for key, tensor in tensors.items()})
     meta["dims"] = dims
     return model, meta
+
+
+def activations_csv(feature_activations_NH, tokens: list[str]) -> bytes:
+    """Feature activations as CSV: token, F0, F1, ... (safe to open in a spreadsheet)."""
+    import pandas as pd
+    from .table import table_to_csv
+    frame = pd.DataFrame(feature_activations_NH, columns=[f"F{j}" for j in range(feature_activations_NH.shape[1])])
+    frame.insert(0, "token", list(tokens))
+    return table_to_csv(frame)

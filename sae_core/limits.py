@@ -7,8 +7,7 @@ cites a cap says how to stay under it.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a CSV or model file larger than this is refused
 # A file inside a model zip or folder (cfg.json, sae_weights.safetensors) may unpack to at most
 # this: the largest model the limits allow (4,096 x 1,024 float32, encoder + decoder) fits.
-MAX_MODEL_UNPACKED_BYTES = 40 * 1024 * 1024
-MAX_UNPACKED_BYTES = 4 * MAX_UPLOAD_BYTES  # a file inside an uploaded model zip
+MAX_UNPACKED_BYTES = 40 * 1024 * 1024
 MAX_ROWS = 20_000  # tokens in a table
 MAX_DIMS = 1_024  # activation dimensions in a table
 MAX_HIDDEN = 4_096  # SAE features
@@ -19,16 +18,21 @@ MAX_SWEEP_SEEDS = 10  # seeds per grid point on the Sweep page
 MAX_GRID = 256  # models in one sweep
 MAX_MODELS_PER_RUN = MAX_SEEDS * 16  # members of one batched training run
 MAX_TRAINING_WORK = 2_000_000_000  # rows x hidden x epochs x seeds in one run
+# Memory, not work (each float32 cell is 4 bytes): what one run may hold at once. Activations:
+# tokens x models x max(features, dims) (48 MB per tensor at the cap); weights: models x features
+# x dims (the largest single model, 4,096 x 1,024; 8 such tensors with gradients and Adam moments).
+MAX_ACTIVATION_CELLS = 12_000_000
+MAX_WEIGHT_CELLS = MAX_HIDDEN * MAX_DIMS
 MAX_TOKEN_CHARS = 200  # characters in a token name
 MIN_LR = 1e-6
 MAX_LR = 10.0
 MAX_SEED = 2**31 - 1  # what a browser number box holds exactly
 MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
+MAX_JUMPRELU_VALUE = 100.0  # JumpReLU starting threshold and bandwidth
 # The CLI's --json prints tokens x features activations (and, for encode, reconstructions) only up
 # to this many activation cells; above it per-feature summaries (--full streams every number).
 MAX_JSON_MATRIX_CELLS = 1_000_000
 MAX_TEXT_CHARS = 2_000_000  # characters of text given to the real model at once
 MAX_EXTRACTED_TOKENS = 12_000  # rows kept from a real model (word pieces or words); also loaded tables
 MAX_EXTRACTION_BYTES = 32 * 1024 * 1024  # an uploaded extracted table (zip of safetensors + JSON)
-MAX_JUMPRELU_VALUE = 100.0  # JumpReLU starting threshold and bandwidth

@@ -10,10 +10,11 @@ when ``apply_b_dec_to_input`` is true (its default). We write false, so both giv
 numbers; folders written by sae-lens with true are folded on loading:
 ``(x - b_dec) W_enc + b_enc = x W_enc + (b_enc - b_dec W_enc)``.
 
-Each architecture class supplies the SAELens side itself (see sae_core/architectures):
+Each architecture class supplies the SAELens side itself (see sae_core/architectures/base.py):
 ``saelens_architecture`` (the name in cfg.json), ``saelens_tensors()``, ``saelens_cfg()``
-(extra cfg fields, e.g. ``{"k": 16}``), ``from_saelens(cfg, tensors)`` and optionally
-``saelens_extra_tensors`` (names of extra [d_sae] tensors, e.g. ``("threshold",)``).
+(extra cfg fields, e.g. ``{"k": 16}``), ``options_from_saelens(cfg)`` and
+``from_saelens(cfg, tensors)``; tensors beyond the four (e.g. jumprelu's ``threshold``) are
+the extra names in its ``HIDDEN_AXIS``, each [d_sae].
 This module only checks and moves bytes; it never unpickles (safetensors + JSON only).
 """
 
@@ -34,7 +35,7 @@ from . import limits
 from .architectures import ARCHITECTURES
 from .errors import ModelFileError, SAEInputError
 from .metrics import evaluate, feature_density
-from .training import TrainConfig, TrainResult, as_matrix
+from .training import TrainConfig, TrainResult, as_matrix, check_memory
 
 CFG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
@@ -130,9 +131,9 @@ def _read_folder(folder: Path) -> tuple[bytes, bytes]:
         file = folder / name
         if not file.is_file():
             raise ModelFileError(f"{folder.name}: not a SAELens model folder (no {name} inside)")
-        if file.stat().st_size > limits.MAX_MODEL_UNPACKED_BYTES:
+        if file.stat().st_size > limits.MAX_UNPACKED_BYTES:
             raise ModelFileError(f"{folder.name}: {name} is larger than the limit of "
-                                 f"{limits.MAX_MODEL_UNPACKED_BYTES / 1e6:.0f} MB")
+                                 f"{limits.MAX_UNPACKED_BYTES / 1e6:.0f} MB")
         contents.append(file.read_bytes())
     return contents[0], contents[1]
 
@@ -151,9 +152,9 @@ def load_saelens_zip(data: bytes, name: str = "model.zip") -> tuple[torch.nn.Mod
                     raise ModelFileError(f"{name}: not a SAELens model (no {needed} inside)")
                 if len(found) > 1:
                     raise ModelFileError(f"{name}: holds more than one {needed}; zip one model folder")
-                if found[0].file_size > limits.MAX_MODEL_UNPACKED_BYTES:
+                if found[0].file_size > limits.MAX_UNPACKED_BYTES:
                     raise ModelFileError(f"{name}: {needed} unpacks to more than the limit of "
-                                         f"{limits.MAX_MODEL_UNPACKED_BYTES / 1e6:.0f} MB")
+                                         f"{limits.MAX_UNPACKED_BYTES / 1e6:.0f} MB")
                 members[needed] = archive.read(found[0])
     except ModelFileError:
         raise
@@ -165,14 +166,16 @@ def load_saelens_zip(data: bytes, name: str = "model.zip") -> tuple[torch.nn.Mod
 def model_from_saelens_bytes(cfg_bytes: bytes, weight_bytes: bytes, name: str) -> tuple[torch.nn.Module, dict]:
     """Check cfg.json and the weights, fold ``b_dec`` into ``b_enc`` if needed, build the model."""
     cfg = _parse_cfg(cfg_bytes, name)
-    arch = architecture_for(cfg["architecture"], name)
+    stored = cfg["metadata"].get("playground_config")
+    arch = architecture_for(cfg["architecture"], name,
+                            preferred=stored.get("architecture") if isinstance(stored, dict) else None)
     d_in, d_sae = cfg["d_in"], cfg["d_sae"]
     try:
         tensors = load_safetensors(weight_bytes)
     except Exception as error:  # safetensors raises its own SafetensorError, or ValueError
         raise ModelFileError(f"{name}: {WEIGHTS_FILE} is not a readable safetensors file "
                              f"({type(error).__name__})") from None
-    extras = tuple(getattr(arch, "saelens_extra_tensors", ()))
+    extras = tuple(n for n in getattr(arch, "HIDDEN_AXIS", {}) if n not in BASE_TENSORS)
     expected = {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_in), "b_dec": (d_in,),
                 **{extra: (d_sae,) for extra in extras}}
     if set(tensors) != set(expected):
@@ -199,13 +202,16 @@ def model_from_saelens_bytes(cfg_bytes: bytes, weight_bytes: bytes, name: str) -
     cfg["playground_config"] = _playground_config(cfg, arch, name)
     try:
         model = arch.from_saelens(cfg, tensors)
-    except SAEInputError as error:
-        raise ModelFileError(f"{name}: {error}") from None
+    except (SAEInputError, KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{name}: {CFG_FILE} does not describe a {arch.key} model ({error})") from None
     return model, cfg
 
 
-def architecture_for(saelens_name: str, name: str = "model") -> type:
-    """The registered class for a cfg.json architecture: its own key first, else who saves under that name."""
+def architecture_for(saelens_name: str, name: str = "model", preferred=None) -> type:
+    """The registered class for a cfg.json architecture: the playground's own choice when it saves
+    under that name (BatchTopK saves as jumprelu), else the class with that key, else any that saves so."""
+    if preferred in ARCHITECTURES and ARCHITECTURES[preferred].saelens_architecture == saelens_name:
+        return ARCHITECTURES[preferred]
     if saelens_name in ARCHITECTURES and ARCHITECTURES[saelens_name].saelens_architecture == saelens_name:
         return ARCHITECTURES[saelens_name]
     for cls in ARCHITECTURES.values():
@@ -263,12 +269,15 @@ def _playground_config(cfg: dict, arch: type, name: str) -> TrainConfig:
     stored = cfg["metadata"].get("playground_config")
     try:
         if stored is None:
-            return TrainConfig(hidden_dim=cfg["d_sae"], architecture=arch.key).validate()
+            options = arch.options_from_saelens(cfg) if hasattr(arch, "options_from_saelens") else {}
+            return TrainConfig(hidden_dim=cfg["d_sae"], architecture=arch.key, **options).validate()
         if not isinstance(stored, dict):
             raise ModelFileError(f"{name}: metadata 'playground_config' must be a JSON object")
         config = TrainConfig.from_dict(stored).validate()
     except SAEInputError as error:
         raise ModelFileError(f"{name}: bad playground_config in metadata ({error})") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{name}: {CFG_FILE} lacks a valid {arch.key} setting ({error})") from None
     if config.hidden_dim != cfg["d_sae"] or config.architecture != arch.key:
         raise ModelFileError(f"{name}: metadata 'playground_config' ({config.architecture}, hidden "
                              f"{config.hidden_dim}) does not match the model ({arch.key}, d_sae {cfg['d_sae']})")
@@ -300,6 +309,7 @@ def _table_for(cfg: dict, x) -> torch.Tensor:
     if x_ND.shape[1] != cfg["d_in"]:
         raise SAEInputError(f"the model reads {cfg['d_in']} dimensions (d_in) but the table has "
                             f"{x_ND.shape[1]}; use a table with {cfg['d_in']} dimensions")
+    check_memory(x_ND.shape[0], x_ND.shape[1], [cfg["d_sae"]])
     return x_ND
 
 

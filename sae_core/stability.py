@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .features import ReferenceFeature, active_sets, recovered_by
-from .training import TrainConfig, TrainResult, train_seeds
+from .training import TrainConfig, TrainResult, Trainer, seed_members
 
 MATCH_COSINE = 0.9
 
@@ -109,12 +109,23 @@ def match_features(results: list[TrainResult], tokens: list[str],
 def stability(x, config: TrainConfig, tokens: list[str], references: list[ReferenceFeature],
               seeds: list[int] | int = 20, on_step=None, every: int = 0, stop=None) -> StabilityResult:
     """Train ``seeds`` (a count, meaning seeds 0..K-1, or a list) at once and compare their features."""
+    trainer = seeds_trainer(x, config, seeds).fit(on_step, every, stop)
+    return compare_seeds(trainer, tokens, references)
+
+
+def seeds_trainer(x, config: TrainConfig, seeds: list[int] | int) -> Trainer:
+    """The batched trainer of ``seeds`` (a count K, meaning seeds 0..K-1, or a list), not started."""
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    results = train_seeds(x, config, seed_list, on_step=on_step, every=every, stop=stop)
+    return Trainer(x, seed_members(config, seed_list))
+
+
+def compare_seeds(trainer: Trainer, tokens: list[str], references: list[ReferenceFeature]) -> StabilityResult:
+    """Match the features the trainer's seeds learned so far (also after a Stop)."""
+    results = trainer.results()
+    config, seed_list = trainer.config, [m.seed for m in trainer.members]
     by_seed = [recovered_by(r.feature_activations, tokens, references) for r in results]
     recovered = {ref.name: sum(found[ref.name] is not None for found in by_seed) for ref in references}
     consensus = match_features(results, tokens)
     for feature in consensus:
         feature.reference = next((r.name for r in references if r.tokens == feature.active_tokens), None)
-    return StabilityResult(config, seed_list, tokens, results, recovered, by_seed, consensus,
-                           results[0].train_seconds if results else 0.0)
+    return StabilityResult(config, seed_list, tokens, results, recovered, by_seed, consensus, trainer.seconds)

@@ -36,8 +36,17 @@ def sweep_members(base: TrainConfig, hidden_dims: list[int], sparsity_weights: l
 def sweep(x, base: TrainConfig, hidden_dims: list[int], sparsity_weights: list[float],
           seeds: list[int] = (0,), on_step=None, every: int = 0, stop=None) -> SweepResult:
     """Train every grid point at once and tabulate its metrics."""
-    members = sweep_members(base, list(hidden_dims), list(sparsity_weights), list(seeds))
-    trainer = Trainer(x, members).fit(on_step, every, stop)
+    return sweep_result(sweep_trainer(x, base, hidden_dims, sparsity_weights, seeds).fit(on_step, every, stop))
+
+
+def sweep_trainer(x, base: TrainConfig, hidden_dims: list[int], sparsity_weights: list[float],
+                  seeds: list[int] = (0,)) -> Trainer:
+    """The batched trainer of the whole grid, not started."""
+    return Trainer(x, sweep_members(base, list(hidden_dims), list(sparsity_weights), list(seeds)))
+
+
+def sweep_result(trainer: Trainer) -> SweepResult:
+    """One row per grid point with what the trainer learned so far (also after a Stop)."""
     results = trainer.results()
     rows = []
     for point, result in enumerate(results):

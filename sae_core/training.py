@@ -200,6 +200,7 @@ class Trainer:
                 f"this run is too large: tokens x hidden x epochs summed over {len(members)} models = {work:,} "
                 f"is over the limit of {limits.MAX_TRAINING_WORK:,}; train fewer seeds or fewer epochs"
             )
+        check_memory(self.x_ND.shape[0], self.x_ND.shape[1], [m.hidden_dim for m in members])
         self.members = members
         self.config = first
         arch = get_architecture(first.architecture)
@@ -349,6 +350,27 @@ class Trainer:
         return self.results()[0]
 
 
+def check_memory(n_rows: int, d_in: int, hidden_dims: list[int]) -> None:
+    """Refuse a run whose tensors cannot fit: the caps bound memory, not only work.
+
+    Members are padded to the widest, so a run of S members holds (S, tokens, max(width, dims))
+    activations at once (evaluation, results, dead-feature tracking; mini-batches hold fewer)
+    and (S, width, dims) weights in each of encoder and decoder (each with gradient and two
+    Adam moments).
+    """
+    members, width = len(hidden_dims), max(hidden_dims)
+    activations = n_rows * members * max(width, d_in)
+    if activations > limits.MAX_ACTIVATION_CELLS:
+        raise ConfigError(
+            f"this run holds tokens x models x max(features, dims) = {activations:,} numbers at once, over the "
+            f"memory limit of {limits.MAX_ACTIVATION_CELLS:,}; use fewer tokens, seeds or features")
+    weights = members * width * d_in
+    if weights > limits.MAX_WEIGHT_CELLS:
+        raise ConfigError(
+            f"this run's weights are models x features x dims = {weights:,}, over the memory limit of "
+            f"{limits.MAX_WEIGHT_CELLS:,}; use fewer seeds, features or dimensions")
+
+
 def as_matrix(x) -> Tensor:
     """A 2-D float32 tensor from an array, tensor or table of finite numbers."""
     if isinstance(x, pd.DataFrame):
@@ -375,5 +397,8 @@ def train(x, config: TrainConfig | None = None, on_step: Callable[[StepLog], Non
 def train_seeds(x, config: TrainConfig, seeds: list[int], on_step=None, every: int = 0,
                 stop=None) -> list[TrainResult]:
     """Train the same configuration under several seeds at once (one batched model)."""
-    members = [replace(config, seed=int(s)) for s in seeds]
-    return Trainer(x, members).fit(on_step, every, stop).results()
+    return Trainer(x, seed_members(config, seeds)).fit(on_step, every, stop).results()
+
+
+def seed_members(config: TrainConfig, seeds: list[int]) -> list[TrainConfig]:
+    return [replace(config, seed=int(s)) for s in seeds]

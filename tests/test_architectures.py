@@ -121,19 +121,25 @@ def test_members_are_independent(key):
     assert (f[0, :, 3:] == 0).all()  # padded features never fire
 
 
-@pytest.mark.parametrize("key", KEYS)
-def test_default_backward_is_autograd_of_the_losses(key):
+@pytest.mark.parametrize("key, dead", [(key, False) for key in KEYS] + [("topk", True), ("batchtopk", True)])
+def test_forward_backward_equals_autograd_of_the_losses(key, dead):
+    """Autograd by default; TopK's hand-written gradients too, and its AuxK fallback (dead features)."""
     model, x = model_and_x(key, hidden=(3, 5), seeds=(0, 1))
+    if dead:
+        model.auxk_weight = 0.5
+        model.steps_since_fired[:, 1] = DEAD_AFTER_STEPS
+    losses = model.losses(x)  # before forward_backward counts the step
     returned = model.forward_backward(x)
     by_model = {n: p.grad.clone() for n, p in model.named_parameters()}
     for p in model.parameters():
         p.grad = None
-    losses = model.losses(x)
     sum(losses.values()).sum().backward()
     for name, p in model.named_parameters():
         torch.testing.assert_close(by_model[name], p.grad, rtol=1e-10, atol=1e-12, msg=name)
     for name in losses:
         torch.testing.assert_close(returned[name], losses[name].detach(), rtol=1e-10, atol=1e-12)
+    if dead:
+        assert (returned["auxk"] > 0).all()
 
 
 def test_jumprelu_straight_through_gradients_by_hand():
@@ -246,3 +252,41 @@ def test_save_and_load_keeps_every_tensor(seed_x, key):
         assert torch.equal(saved[name], loaded[name]), name
     x = torch.as_tensor(seed_x)
     assert torch.equal(model.encode(x), result.model.encode(x))
+
+
+# ---- SAELens: what sae-lens 6.54.12 loads from our folders -------------------------------------
+
+SAELENS_CLASS = {"standard": "StandardSAE", "topk": "TopKSAE", "batchtopk": "JumpReLUSAE", "jumprelu": "JumpReLUSAE"}
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_saelens_round_trip_within_1e_5(seed_x, tmp_path, key):
+    """Tensors, features and reconstructions through SAE.load_from_disk, and back through load_saelens."""
+    sae_lens = pytest.importorskip("sae_lens")
+    from sae_core.saelens_format import load_saelens, result_metadata, save_saelens
+    config = TrainConfig(architecture=key, hidden_dim=6, epochs=80, k=2, sparsity_weight=0.01)
+    result = train(seed_x, config)
+    model = result.model
+    folder = save_saelens(model, tmp_path / key, result_metadata(result, ["d0", "d1", "d2", "d3"]))
+    theirs = sae_lens.SAE.load_from_disk(str(folder))
+    assert type(theirs).__name__ == SAELENS_CLASS[key]
+    ours = model.saelens_tensors()
+    state = theirs.state_dict()
+    assert set(ours) == set(state)
+    for name, tensor in ours.items():
+        assert (state[name].float() - tensor).abs().max().item() <= 1e-5, name
+    if key == "topk":
+        assert theirs.cfg.k == 2
+    x = torch.as_tensor(seed_x)
+    with torch.no_grad():
+        f = model.encode(x)[0]
+        assert (f > 0).any() and (f == 0).any()
+        assert (theirs.encode(x) - f).abs().max().item() <= 1e-5
+        assert (theirs.decode(theirs.encode(x)) - model.decode(f[None])[0]).abs().max().item() <= 1e-5
+    back, _ = load_saelens(folder)
+    assert type(back) is type(model)
+    for name, tensor in model.saved_tensors().items():
+        if name != "threshold" or key != "batchtopk":
+            assert torch.equal(back.saved_tensors()[name], tensor), name
+    with torch.no_grad():
+        assert torch.equal(back.encode(x), model.encode(x))

@@ -15,7 +15,7 @@ import torch
 from sae_core.cli import EXIT_BAD_INPUT, main
 from sae_core import limits
 from sae_core.saelens_format import dimension_names, load_saelens
-from sae_core.training import RECOMMENDED, train
+from sae_core.training import RECOMMENDED, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "data/seed_tokens.csv"
@@ -102,6 +102,32 @@ def test_train_options_are_flags(capsys):
     assert config["init_decoder_bias_to_mean"] is False and config["resample_dead_every"] == 10
     code, out, _ = run_main(capsys, "train", SEED, "--epochs", "50", "--no-tied-init", "--json")
     assert code == 0 and json.loads(out)["config"]["tied_init"] is False
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--architecture", "topk", "--k", "2"], {"architecture": "topk", "k": 2}),
+    (["--architecture", "batchtopk", "--k", "3", "--auxk-weight", "0.1"], {"architecture": "batchtopk", "k": 3,
+                                                                           "auxk_weight": 0.1}),
+    (["--architecture", "jumprelu", "--jumprelu-threshold", "0.02", "--jumprelu-bandwidth", "0.1"],
+     {"architecture": "jumprelu", "jumprelu_threshold": 0.02, "jumprelu_bandwidth": 0.1}),
+])
+def test_train_an_architecture_with_its_settings(capsys, seed_x, flags, expected):
+    code, out, err = run_main(capsys, "train", SEED, "--epochs", "60", "--hidden-dim", "6", *flags, "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert {key: data["config"][key] for key in expected} == expected
+    config = TrainConfig.from_dict(data["config"])
+    np.testing.assert_allclose(data["feature_activations"], train(seed_x, config).feature_activations.T, atol=1e-6)
+    if "k" in expected and expected["architecture"] == "topk":
+        assert data["metrics"]["l0"] <= expected["k"]
+
+
+def test_an_unknown_architecture_or_a_k_too_large_exits_2(capsys):
+    code, _, err = run_main(capsys, "train", SEED, "--architecture", "gated")
+    assert code == 2 and "unknown architecture 'gated' (known: batchtopk, jumprelu, standard, topk)" in err
+    assert err.count("\n") == 1
+    code, _, err = run_main(capsys, "train", SEED, "--architecture", "topk", "--hidden-dim", "4", "--k", "5")
+    assert code == 2 and err == "error: k must be at most the hidden size (4), got 5\n"
 
 
 def test_human_summary(capsys):
@@ -268,3 +294,12 @@ def test_large_json_prints_summaries_unless_full(capsys, monkeypatch):
         assert len(s["top_tokens"]) == min(5, s["fires_on"])
     monkeypatch.setattr(limits, "MAX_JSON_MATRIX_CELLS", 8 * 4)  # exactly at the limit: the matrix
     assert "feature_activations" in json.loads(run_main(capsys, *args)[1])
+
+
+def test_stability_json_keeps_the_best_supported_consensus_features_within_the_json_cap(capsys, monkeypatch):
+    args = ("stability", SEED, "--seeds", "3", "--epochs", "100", "--json")
+    everything = json.loads(run_main(capsys, *args)[1])["consensus"]
+    assert len(everything) > 2
+    monkeypatch.setattr(limits, "MAX_JSON_MATRIX_CELLS", 2 * (8 + 4))  # two features of 8 tokens + 4 dims
+    data = json.loads(run_main(capsys, *args)[1])
+    assert data["consensus"] == everything[:2] and data["consensus_left_out"] == len(everything) - 2

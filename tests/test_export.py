@@ -229,3 +229,9 @@ def test_a_loaded_model_keeps_the_decoder_norm_penalty_in_its_loss():
     original = result.model.losses(torch.tensor(x))
     loaded = model.losses(torch.tensor(x))
     assert loaded["sparsity"][0].item() == pytest.approx(original["sparsity"][0].item(), rel=1e-6)
+
+
+def test_feature_activations_csv():
+    from sae_core.export import activations_csv
+    acts = np.array([[0.0, 1.5], [0.25, 0.0]], dtype=np.float32)
+    assert activations_csv(acts, ["cat", "=cmd"]) == b"token,F0,F1\ncat,0,1.5\n'=cmd,0.25,0\n"

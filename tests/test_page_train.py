@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
-
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import click, start_app
 
 from sae_core import limits
+from sae_core.architectures import ARCHITECTURES
 from sae_core.state import TRAINING_FIELDS
 from sae_core.table import values_of
 from sae_core.training import ARTICLE, RECOMMENDED, Trainer
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "streamlit_app.py")
 DATA_PAGE, TRAIN_PAGE = "app_pages/data.py", "app_pages/train.py"
 METRICS = ["Reconstruction MSE", "Explained variance", "Mean L0", "Dead features"]
 EPOCHS = 200  # small: each run takes well under a second
@@ -101,7 +98,7 @@ def test_train_shows_metrics_loss_chart_and_keeps_the_model():
     assert shown["Dead features"] == f"{m.dead_features} of {RECOMMENDED.hidden_dim}"
     assert len(at.get("vega_lite_chart")) == 1  # the loss chart
     assert any(c.value.startswith(f"{EPOCHS:,} epochs in ") for c in at.caption)
-    assert [b.label for b in at.get("download_button")] == ["Download model"]
+    assert [b.label for b in at.get("download_button")] == ["Download model", "Download feature activations (CSV)"]
     assert any(link.label.startswith("Next: see the features") for link in at.get("page_link"))
     assert not at.error and not warnings(at)
     assert at.session_state["result_tokens"][0] == "cat"
@@ -215,3 +212,41 @@ def test_a_table_change_after_training_is_flagged_until_retrained():
     assert STALE not in warnings(at)
     assert at.session_state["result_dims"] == ["d0", "d1", "d2", "d3", "d4"]
 
+
+
+# ---- architectures -------------------------------------------------------------------------
+
+
+def number_keys(at: AppTest) -> set[str]:
+    return {w.key for w in at.number_input} | {w.key for w in at.checkbox}
+
+
+def test_the_architecture_choice_shows_only_its_own_fields_and_trains_it():
+    at = start()
+    assert at.selectbox(key="architecture").value == "standard"
+    assert {"sparsity_weight", "decoder_norm_penalty"} <= number_keys(at)
+    assert not {"k", "auxk_weight", "jumprelu_threshold", "jumprelu_bandwidth"} & number_keys(at)
+    at.number_input(key="sparsity_weight").set_value(0.07).run()
+    at.selectbox(key="architecture").set_value("topk").run()
+    assert {"k", "auxk_weight"} <= number_keys(at)
+    assert not {"sparsity_weight", "decoder_norm_penalty", "jumprelu_threshold"} & number_keys(at)
+    assert ARCHITECTURES["topk"].summary in [c.value for c in at.caption]
+    at.number_input(key="k").set_value(2).run()
+    assert at.query_params["architecture"] == "topk" and at.query_params["k"] == "2"
+    train(at, epochs=100)
+    result = at.session_state["result"]
+    assert result.config.architecture == "topk" and result.config.k == 2
+    assert list(result.history.columns) == ["epoch", "total", "reconstruction", "auxk"]
+    assert (result.feature_activations > 0).sum(axis=1).max() <= 2
+    assert not at.error and len(at.get("vega_lite_chart")) == 1
+    at.selectbox(key="architecture").set_value("jumprelu").run()
+    assert {"sparsity_weight", "jumprelu_threshold", "jumprelu_bandwidth"} <= number_keys(at)
+    assert at.number_input(key="sparsity_weight").value == 0.07  # kept while hidden
+
+
+def test_a_link_opens_an_architecture_with_its_settings():
+    at = start({"architecture": "jumprelu", "jumprelu_threshold": "0.02", "sparsity_weight": "0.005"})
+    assert at.selectbox(key="architecture").value == "jumprelu"
+    assert at.number_input(key="jumprelu_threshold").value == 0.02
+    bad = start({"architecture": "transformer", "k": "0"})
+    assert bad.selectbox(key="architecture").value == RECOMMENDED.architecture

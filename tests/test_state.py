@@ -31,3 +31,13 @@ def test_bad_values_fall_back_field_by_field():
 
 def test_a_link_with_the_largest_seed_reproduces_it():
     assert AppState.from_query({"seed": str(2**31 - 1)}).config.seed == 2**31 - 1
+
+
+def test_the_architecture_and_its_settings_travel_in_the_url():
+    config = replace(RECOMMENDED, architecture="jumprelu", jumprelu_threshold=0.02, jumprelu_bandwidth=0.1,
+                     k=7, auxk_weight=0.25, batch_size=512)
+    query = AppState(config=config).to_query()
+    assert query["architecture"] == "jumprelu" and query["jumprelu_threshold"] == "0.02"
+    assert AppState.from_query(query).config == config
+    assert AppState.from_query({"architecture": "gated"}).config.architecture == RECOMMENDED.architecture
+    assert AppState.from_query({"architecture": "topk", "k": "100000"}).config.k == RECOMMENDED.k

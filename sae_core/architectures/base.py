@@ -30,6 +30,7 @@ from torch import Tensor, nn
 class SAE(nn.Module):
     key: ClassVar[str] = ""
     label: ClassVar[str] = ""
+    summary: ClassVar[str] = ""  # one sentence for a learner: how it picks the active features
     saelens_architecture: ClassVar[str] = ""
     options: ClassVar[tuple[str, ...]] = ()  # TrainConfig fields passed to the constructor by name
     uses_sparsity_weight: ClassVar[bool] = False  # whether the per-member sparsity_weight means anything

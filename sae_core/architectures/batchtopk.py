@@ -21,6 +21,8 @@ THRESHOLD_LR = 0.01  # SAELens' topk_threshold_lr
 class BatchTopKSAE(TopKSAE):
     key = "batchtopk"
     label = "BatchTopK (k features per token on average)"
+    summary = ("A batch of N tokens keeps its k x N strongest activations, so hard tokens may use "
+               "more features than easy ones; after training, a learned threshold does the choosing.")
     saelens_architecture = "jumprelu"  # what SAELens saves (and loads) a trained BatchTopK SAE as
     HIDDEN_AXIS = {**TopKSAE.HIDDEN_AXIS, "threshold": None}
 

@@ -59,6 +59,8 @@ class JumpReLUSAE(SAE):
     key = "jumprelu"
     label = "JumpReLU (learned thresholds, L0 penalty)"
     saelens_architecture = "jumprelu"
+    summary = ("Each feature passes only above its own learned threshold; the penalty counts "
+               "active features (L0) instead of shrinking them.")
     options = ("jumprelu_threshold", "jumprelu_bandwidth")
     uses_sparsity_weight = True  # the L0 penalty's weight
     loss_names = ("mse", "sparsity")

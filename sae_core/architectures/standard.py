@@ -28,6 +28,8 @@ class StandardSAE(SAE):
     key = "standard"
     label = "ReLU + L1 (the article's)"
     saelens_architecture = "standard"
+    summary = ("Every feature passes its positive part (ReLU); an L1 penalty on the activations "
+               "pushes most of them to zero.")
     options = ("decoder_norm_penalty",)
     uses_sparsity_weight = True
     loss_names = ("mse", "sparsity")

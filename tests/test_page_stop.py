@@ -1,0 +1,59 @@
+"""AppTest: Stop on the Stability and Sweep pages keeps what was learned so far, as on Train.
+
+A click on Stop reruns the script while the run's trainer sits in the session; the test
+puts there what such a click leaves (a trainer stopped mid-way and the page's keep
+function) and checks what the next run shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+
+from apptest_helpers import start_app
+
+from app_pages.runs import keep_stability, keep_sweep
+from sae_core.stability import seeds_trainer
+from sae_core.sweep import sweep_trainer
+from sae_core.table import tokens_of, values_of
+from sae_core.training import RECOMMENDED
+
+
+def interrupted(at, trainer, keep, stop_at: int):
+    trainer.fit(stop=lambda: trainer.epoch >= stop_at)
+    assert trainer.epoch == stop_at
+    at.session_state["trainer"] = trainer
+    at.session_state["trainer_keep"] = keep
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    for key in ("trainer", "trainer_keep"):
+        assert key not in at.session_state
+    return at
+
+
+def test_stability_stop_keeps_the_seeds_learned_so_far():
+    at = start_app("app_pages/stability.py")
+    assert {"Train all seeds", "Stop"} <= {b.label for b in at.button}
+    table = at.session_state["table"]
+    trainer = seeds_trainer(values_of(table), replace(RECOMMENDED, epochs=1000), 4)
+    interrupted(at, trainer, partial(keep_stability, tokens=tokens_of(table),
+                                     references=at.session_state["references"]), 150)
+    run = at.session_state["stability"]
+    assert run.seeds == [0, 1, 2, 3] and all(r.epochs_done == 150 and r.stopped_early for r in run.results)
+    assert "Stopped at epoch 150 of 1,000; the seeds are compared as learned so far." in [w.value for w in at.warning]
+    assert any("4 seeds trained together" in c.value for c in at.caption)
+
+
+def test_sweep_stop_keeps_the_grid_learned_so_far_and_a_finished_run_has_no_notice():
+    at = start_app("app_pages/sweep.py")
+    assert {"Run sweep", "Stop"} <= {b.label for b in at.button}
+    table = at.session_state["table"]
+    trainer = sweep_trainer(values_of(table), replace(RECOMMENDED, epochs=500), [4, 8], [0.01, 0.1])
+    interrupted(at, trainer, partial(keep_sweep, tokens=tokens_of(table)), 40)
+    result = at.session_state["sweep"]
+    assert len(result.table) == 4 and all(r.epochs_done == 40 for r in result.results)
+    assert "Stopped at epoch 40 of 500; the models are shown as learned so far." in [w.value for w in at.warning]
+    finished = sweep_trainer(values_of(table), replace(RECOMMENDED, epochs=30), [4], [0.01])
+    interrupted(at, finished, partial(keep_sweep, tokens=tokens_of(table)), 30)
+    assert len(at.session_state["sweep"].table) == 1
+    assert not any(w.value.startswith("Stopped at epoch") for w in at.warning)
