@@ -82,12 +82,12 @@ with st.expander("Training options (what the field learned after the article)"):
                         help="Features silent for a while try to reconstruct what the live ones miss, "
                              "which gives them a gradient back to life.")
     if "jumprelu_threshold" in arch.settings():
-        st.number_input("Starting threshold", 0.0001, limits.MAX_JUMPRELU_VALUE, step=0.01, format="%.4g",
-                        key="jumprelu_threshold",
+        st.number_input("Starting threshold", limits.MIN_JUMPRELU_VALUE, limits.MAX_JUMPRELU_VALUE, step=0.01,
+                        format="%.4g", key="jumprelu_threshold",
                         help="A feature passes its pre-activation only above its threshold; each "
                              "feature learns its own, starting here.")
-        st.number_input("Threshold bandwidth", 0.0001, limits.MAX_JUMPRELU_VALUE, step=0.01, format="%.4g",
-                        key="jumprelu_bandwidth",
+        st.number_input("Threshold bandwidth", limits.MIN_JUMPRELU_VALUE, limits.MAX_JUMPRELU_VALUE, step=0.01,
+                        format="%.4g", key="jumprelu_bandwidth",
                         help="How close to the threshold a pre-activation must be to move it "
                              "(the straight-through estimator's window).")
     st.number_input("Initial decoder row length (0 = off)", 0.0, limits.MAX_INIT_DECODER_NORM, step=0.05,

@@ -29,7 +29,8 @@ MAX_LR = 10.0
 MAX_SEED = 2**31 - 1  # what a browser number box holds exactly
 MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
-MAX_JUMPRELU_VALUE = 100.0  # JumpReLU starting threshold and bandwidth
+MIN_JUMPRELU_VALUE = 1e-4  # JumpReLU starting threshold and bandwidth
+MAX_JUMPRELU_VALUE = 100.0
 # The CLI's --json prints tokens x features activations (and, for encode, reconstructions) only up
 # to this many activation cells; above it per-feature summaries (--full streams every number).
 MAX_JSON_MATRIX_CELLS = 1_000_000

@@ -19,9 +19,8 @@ class Adam:
         self.params = dict(params)
         self.lr, self.betas, self.eps = lr, betas, eps
         self.steps = 0
-        self.exp_avg = {name: torch.zeros_like(p, memory_format=torch.preserve_format) for name, p in self.params.items()}
-        self.exp_avg_sq = {name: torch.zeros_like(p, memory_format=torch.preserve_format)
-                           for name, p in self.params.items()}
+        self.exp_avg = {name: torch.zeros_like(p) for name, p in self.params.items()}
+        self.exp_avg_sq = {name: torch.zeros_like(p) for name, p in self.params.items()}
 
     @torch.no_grad()
     def step(self) -> None:

@@ -77,15 +77,18 @@ class TrainConfig:
             raise ConfigError(f"init_decoder_norm must be 0 (off) or a length up to "
                               f"{limits.MAX_INIT_DECODER_NORM:g} (got {self.init_decoder_norm})")
         if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= limits.MAX_ROWS:
-            raise ConfigError(f"batch size must be a whole number from 1 to {limits.MAX_ROWS:,} (got {self.batch_size})")
+            raise ConfigError(f"batch size must be a whole number from 1 to {limits.MAX_ROWS:,} "
+                              f"(got {self.batch_size})")
         if not isinstance(self.k, int) or not 1 <= self.k <= limits.MAX_HIDDEN:
             raise ConfigError(f"k must be a whole number from 1 to {limits.MAX_HIDDEN} (got {self.k})")
         if not _finite(self.auxk_weight) or not 0 <= self.auxk_weight <= limits.MAX_SPARSITY_WEIGHT:
-            raise ConfigError(f"auxk_weight must be between 0 and {limits.MAX_SPARSITY_WEIGHT:g} (got {self.auxk_weight})")
+            raise ConfigError(f"auxk_weight must be between 0 and {limits.MAX_SPARSITY_WEIGHT:g} "
+                              f"(got {self.auxk_weight})")
         for name in ("jumprelu_threshold", "jumprelu_bandwidth"):
             value = getattr(self, name)
-            if not _finite(value) or not 0 < value <= limits.MAX_JUMPRELU_VALUE:
-                raise ConfigError(f"{name} must be above 0 and at most {limits.MAX_JUMPRELU_VALUE:g} (got {value})")
+            if not _finite(value) or not limits.MIN_JUMPRELU_VALUE <= value <= limits.MAX_JUMPRELU_VALUE:
+                raise ConfigError(f"{name} must be from {limits.MIN_JUMPRELU_VALUE:g} to "
+                                  f"{limits.MAX_JUMPRELU_VALUE:g} (got {value})")
         get_architecture(self.architecture).validate_settings(self)
         work = n_rows * self.hidden_dim * self.epochs * n_members
         if work > limits.MAX_TRAINING_WORK:

@@ -409,6 +409,14 @@ def test_on_step_default_every_is_one_percent(seed_x):
     ({"init_decoder_norm": -0.1}, "init_decoder_norm"),
     ({"architecture": "transformer"}, "unknown architecture 'transformer'"),
     ({"resample_dead_every": -5}, "resample_dead_every"),
+    ({"k": 0}, "k must be a whole number from 1 to"),
+    ({"k": 2.0}, "k must be a whole number from 1 to"),
+    ({"architecture": "topk", "hidden_dim": 3, "k": 4}, "k must be at most the hidden size (3), got 4"),
+    ({"architecture": "standard", "hidden_dim": 3, "k": 4}, None),  # standard ignores k
+    ({"auxk_weight": -0.1}, "auxk_weight must be between 0 and"),
+    ({"auxk_weight": float("nan")}, "auxk_weight"),
+    ({"jumprelu_threshold": 0.0}, "jumprelu_threshold must be from 0.0001 to 100"),
+    ({"jumprelu_bandwidth": 1e3}, "jumprelu_bandwidth must be from 0.0001 to 100"),
 ])
 def test_validate_refuses_absurd_values(changes, expected):
     config = replace(TrainConfig(), **changes)
