@@ -154,7 +154,8 @@ LABELS = {"hidden_dim": "Hidden size (features)", "lr": "Learning rate", "epochs
 BOUNDS = {"hidden_dim": (1, limits.MAX_HIDDEN), "lr": (limits.MIN_LR, limits.MAX_LR), "epochs": (1, limits.MAX_EPOCHS),
           "batch_size": (1, limits.MAX_ROWS), "seed": (0, limits.MAX_SEED), "k": (1, limits.MAX_HIDDEN),
           "sparsity_weight": (0.0, limits.MAX_SPARSITY_WEIGHT), "auxk_weight": (0.0, limits.MAX_SPARSITY_WEIGHT),
-          "jumprelu_threshold": (1e-6, limits.MAX_JUMPRELU_VALUE), "jumprelu_bandwidth": (1e-6, limits.MAX_JUMPRELU_VALUE),
+          "jumprelu_threshold": (limits.MIN_JUMPRELU_VALUE, limits.MAX_JUMPRELU_VALUE),
+          "jumprelu_bandwidth": (limits.MIN_JUMPRELU_VALUE, limits.MAX_JUMPRELU_VALUE),
           "init_decoder_norm": (0.0, limits.MAX_INIT_DECODER_NORM), "resample_dead_every": (0, limits.MAX_EPOCHS)}
 
 
