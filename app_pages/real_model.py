@@ -1,19 +1,19 @@
 """Real model page: an SAE on the activations of a real transformer (all-MiniLM-L6-v2), offline."""
 
 import threading
-from dataclasses import fields, replace
 
 import streamlit as st
 
+from app_pages.real_model_widgets import (contexts_html, init_real_settings, keep, settle_real_run,
+                                          training_settings, widget)
 from sae_core import charts, limits
 from sae_core.corpora import CORPORA, corpus_concepts, corpus_text
 from sae_core.dashboards import (concept_matches, features_table, histogram, random_contexts, search_word,
                                  top_contexts, word_counts)
 from sae_core.errors import SAEInputError
-from sae_core.extraction import (DEFAULT_LAYER, MODES, extract, extraction_from_zip, extraction_to_zip, load_model,
+from sae_core.extraction import (MODES, extract, extraction_from_zip, extraction_to_zip, load_model,
                                  model_available)
-from sae_core.architectures import ARCHITECTURES
-from sae_core.training import REAL_TABLE, TrainConfig, Trainer
+from sae_core.training import Trainer
 
 st.title("Real model")
 st.markdown(
@@ -35,41 +35,7 @@ def shared_model():
     return load_model()
 
 
-# ---- app-owned settings: widgets are seeded from them, because Streamlit drops a widget's key
-# when its page is not shown ------------------------------------------------------------------
-SETTINGS = {"real_source": "Bundled corpus", "real_corpus": "founding_story", "real_layer": DEFAULT_LAYER,
-            "real_mode": "pieces", "real_max_tokens": 6000, "real_query": "", "real_feature": 0, "real_text": ""}
-for key, value in SETTINGS.items():
-    st.session_state.setdefault(key, value)
-st.session_state.setdefault("real_config", REAL_TABLE)
-
-
-def widget(key: str) -> str:
-    """The widget key for app-owned setting ``key``, seeded with the setting's value."""
-    wkey = "w_" + key
-    if wkey not in st.session_state:
-        st.session_state[wkey] = st.session_state[key]
-    return wkey
-
-
-def keep(key: str) -> None:
-    st.session_state[key] = st.session_state["w_" + key]
-
-
-def settle_real_run() -> None:
-    """A run interrupted by Stop (or by any click): stop its thread, keep what it learned."""
-    trainer = st.session_state.pop("real_trainer", None)
-    stop_event, done = st.session_state.pop("real_trainer_events", (None, None))
-    if trainer is None:
-        return
-    if stop_event is not None:
-        stop_event.set()
-        done.wait(timeout=30)
-    if trainer.epoch > 0:
-        st.session_state.real_result = trainer.result()
-        st.session_state.real_notice = f"Stopped at epoch {trainer.epoch:,} of {trainer.config.epochs:,}; the model so far is kept."
-
-
+init_real_settings()
 settle_real_run()
 
 # ---- 1. text -> activations ------------------------------------------------------------------
@@ -142,54 +108,7 @@ st.download_button("Download the extracted table", lambda: extraction_to_zip(ext
 
 # ---- 2. train --------------------------------------------------------------------------------
 st.subheader("2. Train an SAE on these rows")
-config: TrainConfig = st.session_state.real_config
-LABELS = {"hidden_dim": "Hidden size (features)", "lr": "Learning rate", "epochs": "Epochs (passes over the rows)",
-          "batch_size": "Batch size (rows per step)", "seed": "Random seed", "sparsity_weight": "Sparsity weight",
-          "k": "k (active features per row)", "auxk_weight": "AuxK weight (revives dead features)",
-          "jumprelu_threshold": "Starting threshold", "jumprelu_bandwidth": "Threshold bandwidth",
-          "decoder_norm_penalty": "Sparsity weighted by decoder length", "tied_init": "Tied initialisation",
-          "init_decoder_bias_to_mean": "Decoder bias starts at the data mean", "unit_norm_decoder": "Unit-norm decoder",
-          "init_decoder_norm": "Initial decoder row length (0 = off)",
-          "resample_dead_every": "Resample dead features every N epochs (0 = off)"}
-BOUNDS = {"hidden_dim": (1, limits.MAX_HIDDEN), "lr": (limits.MIN_LR, limits.MAX_LR), "epochs": (1, limits.MAX_EPOCHS),
-          "batch_size": (1, limits.MAX_ROWS), "seed": (0, limits.MAX_SEED), "k": (1, limits.MAX_HIDDEN),
-          "sparsity_weight": (0.0, limits.MAX_SPARSITY_WEIGHT), "auxk_weight": (0.0, limits.MAX_SPARSITY_WEIGHT),
-          "jumprelu_threshold": (limits.MIN_JUMPRELU_VALUE, limits.MAX_JUMPRELU_VALUE),
-          "jumprelu_bandwidth": (limits.MIN_JUMPRELU_VALUE, limits.MAX_JUMPRELU_VALUE),
-          "init_decoder_norm": (0.0, limits.MAX_INIT_DECODER_NORM), "resample_dead_every": (0, limits.MAX_EPOCHS)}
-
-
-def setting(where, name: str):
-    """One TrainConfig field as a widget (key w_real_<name>, seeded from the app-owned config)."""
-    key = "w_real_" + name
-    st.session_state.setdefault(key, getattr(config, name))
-    if isinstance(getattr(config, name), bool):
-        return where.checkbox(LABELS[name], key=key)
-    low, high = BOUNDS[name]
-    return where.number_input(LABELS[name], low, high, key=key,
-                              format="%.6g" if isinstance(low, float) else "%d")
-
-
-def use_real_defaults() -> None:
-    for f in fields(TrainConfig):
-        st.session_state["w_real_" + f.name] = getattr(REAL_TABLE, f.name)
-
-
-st.session_state.setdefault("w_real_architecture", config.architecture)
-values = {"architecture": st.selectbox("Architecture", list(ARCHITECTURES), key="w_real_architecture",
-                                       format_func=lambda key: ARCHITECTURES[key].label)}
-general = ["hidden_dim", "lr", "epochs", "batch_size", "seed"]
-for column, name in zip(st.columns(len(general)), general):
-    values[name] = setting(column, name)
-own = list(ARCHITECTURES[values["architecture"]].settings())
-for column, name in zip(st.columns(max(1, len(own))), own):
-    values[name] = setting(column, name)
-with st.expander("Training options (the same as on the Train page)"):
-    for name in ("tied_init", "init_decoder_bias_to_mean", "unit_norm_decoder", "init_decoder_norm",
-                 "resample_dead_every"):
-        values[name] = setting(st, name)
-    st.button("Use the real-table defaults", on_click=use_real_defaults)
-config = replace(config, **values)
+config = training_settings(st.session_state.real_config)
 st.session_state.real_config = config
 
 b1, b2, _ = st.columns([1, 1, 6])
@@ -265,11 +184,10 @@ event = st.dataframe(shown, hide_index=True, height=320, on_select="rerun", sele
                                     "top_words": st.column_config.TextColumn("top words", width="large")})
 st.caption(f"{len(shown):,} of {len(table):,} features shown (dead features hidden). Click a column to sort; "
            "click a row to open its card.")
-if event.selection.rows:
-    picked = int(shown.iloc[event.selection.rows[0]]["feature"])
-    if picked != st.session_state.real_feature:
-        st.session_state.real_feature = picked
-        st.session_state.w_real_feature = picked
+selected = tuple(event.selection.rows)
+if selected and selected != st.session_state.get("real_selected"):  # a new click on a row opens it
+    st.session_state.real_feature = st.session_state.w_real_feature = int(shown.iloc[selected[0]]["feature"])
+st.session_state.real_selected = selected
 st.session_state.real_feature = min(st.session_state.real_feature, len(table) - 1)
 j = st.number_input("Feature", 0, len(table) - 1, key=widget("real_feature"), on_change=keep, args=("real_feature",))
 
@@ -284,13 +202,10 @@ with st.container(border=True):
                     ", ".join(f"{w} ({c})" for w, c in word_counts(a_N, words)))
         st.altair_chart(charts.activation_histogram(histogram(a_N), j), width="stretch")
         left, right = st.columns(2)
-        style = "line-height: 2; font-size: 16px;"
         left.markdown("**Top activations** (deduplicated)")
-        left.markdown("".join(f"<div style='{style}'>{c.html} <small>({c.activation:.2f})</small></div>"
-                              for c in top_contexts(a_N, extraction)), unsafe_allow_html=True)
+        left.markdown(contexts_html(top_contexts(a_N, extraction)), unsafe_allow_html=True)
         right.markdown("**A random sample of where it fires** (seed 0)")
-        right.markdown("".join(f"<div style='{style}'>{c.html} <small>({c.activation:.2f})</small></div>"
-                               for c in random_contexts(a_N, extraction, seed=0)), unsafe_allow_html=True)
+        right.markdown(contexts_html(random_contexts(a_N, extraction, seed=0)), unsafe_allow_html=True)
         st.caption("Each token is shaded by this feature's activation on it (darker = stronger); the outlined "
                    "token is the row itself. The top list alone misleads: the random sample shows the whole range.")
 
