@@ -35,5 +35,7 @@ MAX_JUMPRELU_VALUE = 100.0
 # to this many activation cells; above it per-feature summaries (--full streams every number).
 MAX_JSON_MATRIX_CELLS = 1_000_000
 MAX_TEXT_CHARS = 2_000_000  # characters of text given to the real model at once
-MAX_EXTRACTED_TOKENS = 12_000  # rows kept from a real model (word pieces or words); also loaded tables
+# Rows kept from a real model (word pieces or words; also loaded tables): the real-table default of
+# 1,536 features fits MAX_ACTIVATION_CELLS (7,500 x 1,536 = 11.5 M).
+MAX_EXTRACTED_TOKENS = 7_500
 MAX_EXTRACTION_BYTES = 32 * 1024 * 1024  # an uploaded extracted table (zip of safetensors + JSON)

@@ -138,3 +138,10 @@ def test_not_a_zip_and_too_large():
         extraction_from_zip(b"hello", "x.zip")
     with pytest.raises(TableError, match="larger than the limit"):
         extraction_from_zip(b"0" * (limits.MAX_EXTRACTION_BYTES + 1), "x.zip")
+
+
+def test_the_real_table_defaults_fit_a_table_at_the_token_cap():
+    from sae_core.training import REAL_TABLE, Trainer
+    x = np.random.default_rng(0).standard_normal((limits.MAX_EXTRACTED_TOKENS, 384)).astype(np.float32)
+    trainer = Trainer(x, REAL_TABLE)  # refused with a one-line error if a cap forbids it
+    assert trainer.config.hidden_dim == 1536 and trainer.config.architecture == "topk"
