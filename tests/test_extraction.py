@@ -145,3 +145,57 @@ def test_the_real_table_defaults_fit_a_table_at_the_token_cap():
     x = np.random.default_rng(0).standard_normal((limits.MAX_EXTRACTED_TOKENS, 384)).astype(np.float32)
     trainer = Trainer(x, REAL_TABLE)  # refused with a one-line error if a cap forbids it
     assert trainer.config.hidden_dim == 1536 and trainer.config.architecture == "topk"
+
+
+def test_random_bytes_and_broken_zips_only_ever_give_a_table_error():
+    import io
+    import zipfile
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as hs
+
+    @settings(max_examples=60, deadline=None)
+    @given(acts=hs.binary(max_size=300), meta=hs.binary(max_size=300), raw=hs.binary(max_size=200))
+    def check(acts, meta, raw):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("activations.safetensors", acts)
+            archive.writestr("tokens.json", meta)
+        for data in (buffer.getvalue(), raw):
+            try:
+                extraction_from_zip(data, "fuzz.zip")
+            except TableError as error:
+                assert "\n" not in str(error)
+
+    check()
+
+
+def test_any_json_in_tokens_json_is_refused_cleanly_or_loaded():
+    import io
+    import zipfile
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as hs
+    from safetensors.numpy import save
+
+    keys = hs.sampled_from(["tokens", "token", "word", "doc", "start", "end", "documents", "layer", "model", "mode"])
+    leaves = hs.none() | hs.booleans() | hs.integers(-3, 10**12) | hs.floats(allow_nan=False) | hs.text(max_size=4)
+    values = hs.recursive(leaves, lambda inner: hs.lists(inner, max_size=3) | hs.dictionaries(keys, inner, max_size=6),
+                          max_leaves=20)
+    acts = save({"activations": np.ones((2, 3), np.float32)})
+
+    @settings(max_examples=150, deadline=None)
+    @given(meta=values)
+    def check(meta):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("activations.safetensors", acts)
+            archive.writestr("tokens.json", json.dumps(meta))
+        try:
+            loaded = extraction_from_zip(buffer.getvalue(), "fuzz.zip")
+        except TableError as error:
+            assert "\n" not in str(error)
+        else:
+            assert len(loaded.tokens) == 2 and isinstance(loaded.layer, int)
+
+    check()
