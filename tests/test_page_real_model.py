@@ -136,3 +136,20 @@ def test_a_stopped_run_is_kept_on_the_next_run(trained):
     assert at.session_state.real_result.config.hidden_dim == 16 and at.session_state.real_result.epochs_done == 3
     assert "Stopped at epoch 3 of 50" in at.warning[0].value
     assert "real_trainer" not in at.session_state
+
+
+def test_stdlib_docstrings_in_whole_words(minilm):
+    at = start_app(PAGE)
+    at.selectbox(key="w_real_corpus").set_value("stdlib_docstrings").run()
+    at.radio(key="w_real_mode").set_value("words").run()
+    at.number_input(key="w_real_max_tokens").set_value(300).run()
+    click(at, "Extract activations")
+    caption = captions(at)
+    assert " words x 384 dims from layer 3" in caption
+    rows = at.session_state.real_extraction.tokens
+    assert rows[0]["doc"] == 0 and rows[0]["word"] == "json"  # "JSON (JavaScript Object Notation) ..."
+    for key, value in (("w_real_hidden_dim", 32), ("w_real_epochs", 5), ("w_real_k", 4)):
+        at.number_input(key=key).set_value(value).run()
+    click(at, "Train")
+    assert not any(s.value == "The founding example's concepts, in a real model" for s in at.subheader)
+    assert not at.exception
