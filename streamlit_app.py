@@ -19,6 +19,7 @@ pages = st.navigation([
     st.Page("app_pages/stability.py", title="Stability", icon=":material/verified:"),
     st.Page("app_pages/sweep.py", title="Sweep", icon=":material/scatter_plot:"),
     st.Page("app_pages/superposition.py", title="Superposition", icon=":material/join_inner:"),
+    st.Page("app_pages/real_model.py", title="Real model", icon=":material/neurology:"),
 ])
 # The page may change the table or the model (an edit, Train, Stop): write the sidebar status
 # before the page runs and again after it, so it never lags one rerun behind.

@@ -309,3 +309,12 @@ def direction_arrows_chart(true_FD: np.ndarray, learned: dict[str, np.ndarray], 
 def _unit_rows(rows_HD: np.ndarray) -> np.ndarray:
     rows_HD = np.asarray(rows_HD, dtype=float)
     return rows_HD / np.maximum(np.linalg.norm(rows_HD, axis=1, keepdims=True), 1e-12)
+def activation_histogram(hist: pd.DataFrame, feature: int) -> alt.Chart:
+    """How often a feature reaches each activation (non-zero rows only; from dashboards.histogram)."""
+    return alt.Chart(hist).mark_bar(color=feature_colour(feature)).encode(
+        x=alt.X("start:Q", bin="binned", title="Activation (rows where the feature fires)"),
+        x2="end:Q",
+        y=alt.Y("count:Q", title="Rows"),
+        tooltip=[alt.Tooltip("start:Q", format=".3f", title="from"), alt.Tooltip("end:Q", format=".3f", title="to"),
+                 "count"],
+    ).properties(height=200).configure_axis(labelFontSize=14, titleFontSize=14)

@@ -8,6 +8,8 @@
     python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
     python -m sae_core synth --dims D --features N --active K --arch NAME --seconds T --seed S
                              [--width W] [--frequency-decay A] [--threads N] [--save DIR] [--json]
+    python -m sae_core train DIR [training flags] [--save SAE_DIR] [--json]   (DIR written by extract)
+    python -m sae_core extract TEXT.txt --layer L --out DIR [--mode pieces|words] [--json]
 
 ``--save DIR`` writes a SAELens folder (cfg.json + sae_weights.safetensors) that
 ``sae_lens.SAE.load_from_disk`` opens; ``--save-model OUT.zip`` writes the same folder as a zip.
@@ -22,6 +24,7 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,7 +32,7 @@ import torch
 from . import limits
 from .architectures import ARCHITECTURES
 from .errors import SAEInputError
-from .saelens_format import encode_table, load_saelens, result_metadata, result_zip, save_saelens
+from .saelens_format import encode_table, load_saelens, result_metadata, result_zip, save_saelens, saelens_zip
 from .table import dims_of, read_table, tokens_of, values_of
 from .training import RECOMMENDED, TrainConfig, TrainResult, train
 
@@ -43,25 +46,25 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (--hidden-dim, --unit-norm-decoder, ...)."""
-    defaults = RECOMMENDED
+    defaults = RECOMMENDED  # (flags not given stay unset: config_from_args fills in the defaults)
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
         if f.name == "architecture":
-            parser.add_argument(flag, default=default, metavar="NAME",
+            parser.add_argument(flag, default=argparse.SUPPRESS, metavar="NAME",
                                 help="which SAE; its own settings: " + "; ".join(
                                     f"{key}: {', '.join(cls.settings()) or '-'}" for key, cls in ARCHITECTURES.items()))
         elif isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
         else:
-            parser.add_argument(flag, type=type(default), default=default, metavar=f.name.upper())
+            parser.add_argument(flag, type=type(default), default=argparse.SUPPRESS, metavar=f.name.upper())
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m sae_core", description="Train sparse autoencoders on token tables.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train_cmd = commands.add_parser("train", help="train one SAE and print its metrics and features")
-    train_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
+    train_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,... or a folder written by extract")
     _add_training_flags(train_cmd)
     train_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     train_cmd.add_argument("--full", action="store_true", help="with --json: every activation, however large")
@@ -102,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
                            help="torch threads (1: on a shared machine a second thread mostly waits)")
     synth_cmd.add_argument("--save", metavar="DIR", help="write DIR/ground_truth.safetensors and DIR/sae/ (SAELens)")
     synth_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    extract_cmd = commands.add_parser("extract", help="activations of all-MiniLM-L6-v2 on a text, one row per token")
+    extract_cmd.add_argument("text", help="a UTF-8 text file; documents separated by blank lines")
+    extract_cmd.add_argument("--layer", type=int, default=3, metavar="L", help="0 (embeddings) to 6")
+    extract_cmd.add_argument("--mode", choices=["pieces", "words"], default="pieces",
+                             help="keep word pieces, or whole words (mean of their pieces)")
+    extract_cmd.add_argument("--out", required=True, metavar="DIR", help="writes DIR/activations.safetensors + DIR/tokens.json")
+    extract_cmd.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    extract_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -113,8 +124,9 @@ def _float_list(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v.strip()]
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+def config_from_args(args: argparse.Namespace, defaults: TrainConfig = RECOMMENDED) -> TrainConfig:
+    """The flags given, over ``defaults`` (RECOMMENDED for CSV tables, REAL_TABLE for extracted folders)."""
+    return TrainConfig(**{f.name: getattr(args, f.name, getattr(defaults, f.name)) for f in fields(TrainConfig)})
 
 
 def result_to_json(result: TrainResult, tokens: list[str]) -> dict:
@@ -190,6 +202,8 @@ def _threads_for(table, hidden_dims: list[int], models: int) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if Path(args.table).is_dir():
+        return run_train_extracted(args)
     table = read_table(args.table)
     config = config_from_args(args)
     _threads_for(table, [config.hidden_dim], 1)
@@ -208,6 +222,40 @@ def run_train(args: argparse.Namespace) -> int:
                    tokens, args.full)
     else:
         print(summary(result, tokens))
+    return 0
+
+
+def run_train_extracted(args: argparse.Namespace) -> int:
+    """Train on a folder written by ``extract`` (or any model's activations in that format)."""
+    import torch
+
+    from .extraction import load_extraction
+    from .training import REAL_TABLE
+    torch.set_num_threads(1)
+    extraction = load_extraction(args.table)
+    result = train(extraction.activations, config_from_args(args, REAL_TABLE))
+    words = extraction.words
+    dims = [f"d{i}" for i in range(extraction.activations.shape[1])]
+    if args.save or args.save_model:
+        metadata = {**result_metadata(result, dims), "activations_from": {
+            "model": extraction.model, "layer": extraction.layer, "mode": extraction.mode}}
+        if args.save:
+            save_saelens(result.model, args.save, metadata)
+        if args.save_model:
+            try:
+                Path(args.save_model).write_bytes(saelens_zip(result.model, metadata))
+            except OSError as error:
+                raise SAEInputError(f"cannot write the model file: {error.strerror}") from None
+    if args.json:
+        head = {**result_to_json(result, []), "tokens": len(words), "model": extraction.model,
+                "layer": extraction.layer}
+        print_json(head, {"feature_activations": result.feature_activations.T}, words, args.full)
+    else:
+        m = result.metrics
+        print(f"trained {result.config.hidden_dim} features on {len(words):,} tokens "
+              f"({extraction.model}, layer {extraction.layer}) for {result.epochs_done} epochs in "
+              f"{result.train_seconds:.1f} s: explained variance {m.explained_variance:.1%}, "
+              f"L0 {m.l0:.1f}, dead {m.dead_features}")
     return 0
 
 
@@ -306,8 +354,35 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_extract(args: argparse.Namespace) -> int:
+    import torch
+
+    from .extraction import extract, save_extraction
+    if not 1 <= args.threads <= 64:
+        raise SAEInputError(f"--threads must be from 1 to 64 (got {args.threads})")
+    torch.set_num_threads(args.threads)
+    path = Path(args.text)
+    try:
+        if path.stat().st_size > 4 * limits.MAX_TEXT_CHARS:
+            raise SAEInputError(f"{path.name}: larger than the limit of {limits.MAX_TEXT_CHARS:,} characters")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        what = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else "cannot be read"
+        raise SAEInputError(f"{path.name}: {what}") from None
+    extraction = extract(text, layer=args.layer, mode=args.mode)
+    save_extraction(extraction, args.out)
+    n, d = extraction.activations.shape
+    seconds = extraction.seconds
+    if args.json:
+        print(json.dumps({"tokens": n, "dims": d, "seconds": round(seconds, 4),
+                          "tokens_per_second": round(n / max(seconds, 1e-9), 1)}))
+    else:
+        print(f"{n:,} {args.mode} x {d} dims from layer {args.layer} in {seconds:.2f} s -> {args.out}")
+    return 0
+
+
 COMMANDS = {"train": run_train, "encode": run_encode, "stability": run_stability, "sweep": run_sweep,
-            "synth": run_synth}
+            "synth": run_synth, "extract": run_extract}
 
 
 def main(argv: list[str] | None = None) -> int:

