@@ -23,7 +23,8 @@ def test_synth_json_has_the_promised_keys_and_saves_truth_and_sae(capsys, tmp_pa
     summary = json.loads(out)
     assert set(summary) == {"mmcs", "hungarian", "explained_variance", "l0", "dead_fraction", "seconds", "steps"}
     assert summary["steps"] >= 1 and 0.9 <= summary["seconds"] < 5
-    assert summary["l0"] == pytest.approx(2.0)  # TopK keeps k = round(active) = 2 per sample
+    # TopK keeps k = round(active) = 2 per sample: at most 2 (ReLU may zero a kept one), nearly always 2
+    assert 1.95 <= summary["l0"] <= 2.0
     assert -1 <= summary["hungarian"] <= summary["mmcs"] <= 1
     directions = load_file(str(tmp_path / "ground_truth.safetensors"))["directions"]
     truth = SparseCombination(SparseCombinationConfig(dims=16, features=24, active=2.0, seed=3))

@@ -61,4 +61,4 @@ def test_no_option_lines_that_would_apply_to_every_machine():
     for option in ("--index-url", "--extra-index-url", "--find-links", "-i ", "-f "):
         assert not any(line.strip().startswith(option) for line in text.splitlines()), option
     names = [r.name for r in requirements()]
-    assert sorted(set(names)) == ["altair", "numpy", "pandas", "safetensors", "streamlit", "torch"]
+    assert sorted(set(names)) == ["altair", "numpy", "pandas", "safetensors", "scipy", "streamlit", "torch"]
