@@ -23,7 +23,7 @@ st.caption(
     f"Settings from the Train page: hidden {config.hidden_dim}, sparsity {config.sparsity_weight:g}, "
     f"lr {config.lr:g}, {config.epochs:,} epochs."
 )
-seeds = st.slider("Number of seeds", 2, limits.MAX_SEEDS, 20, key="stability_seeds",
+seeds = st.slider("Number of seeds", 2, limits.MAX_SEEDS, key="stability_seeds",
                   help="Seeds 0, 1, ..., K-1 are trained together.")
 
 if st.button("Train all seeds", type="primary", icon=":material/play_arrow:"):

@@ -8,7 +8,7 @@ from app_pages.session import current_table, result_is_stale, store_result, trai
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.export import model_to_zip
-from sae_core.state import TRAINING_FIELDS, AppState
+from sae_core.state import TRAINING_FIELDS
 from sae_core.table import values_of
 from sae_core.training import ARTICLE, RECOMMENDED, Trainer
 
@@ -65,9 +65,6 @@ with st.expander("Training options (what the field learned after the article)"):
     r1, r2 = st.columns(2)
     r1.button("Use recommended settings", on_click=use_recipe, args=(RECOMMENDED,))
     r2.button("Use the article's recipe", on_click=use_recipe, args=(ARTICLE,))
-
-st.query_params.from_dict(AppState(st.session_state.get("example", "seed_tokens"),
-                                   training_config()).to_query())
 
 b1, b2, _ = st.columns([1, 1, 6])
 train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:")

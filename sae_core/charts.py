@@ -11,12 +11,15 @@ import pandas as pd
 
 from .table import TOKEN, dims_of
 
-# Tableau-20 without its greys: a colour per feature; cycles past 18 features.
+# A colour per feature, ordered so that neighbours (F3, F4) never share a hue family and every
+# colour holds up on a projector (no pale yellows or greys); cycles past 12 features.
 FEATURE_COLOURS = [
-    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d",
-    "#eeca3b", "#2f4b7c", "#d45087", "#66c2a5", "#a05195", "#ffa600", "#003f5c", "#8c6d31",
-    "#637939", "#7b4173",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#17becf", "#7f7f00", "#003f5c", "#ff4f9a", "#00a087",
 ]
+TEXT_COLOUR = "#1a1a1a"  # axis text: dark, for a projector
+TEXT_PX, TEXT_PX_PRESENTER = 14, 20  # smallest chart text, normal and in Presenter mode
+HEATMAP_ROW_PX = 26  # one feature row of the heatmap, whatever the number of features
 DEAD_COLOUR = "#bbbbbb"
 LOSS_COLOURS = {"total": "#333333", "reconstruction": "#4c78a8", "sparsity": "#f58518"}
 
@@ -32,6 +35,19 @@ def feature_colour(j: int) -> str:
 def _token_axis(title: str | None = None) -> alt.Axis:
     """Every token labelled (Vega otherwise drops labels that would overlap)."""
     return alt.Axis(labelAngle=-45, labelOverlap=False, labelLimit=90, title=title)
+
+
+def readable(chart, presenter: bool = False):
+    """Chart text at least 14 px (20 px in Presenter mode) and dark; Presenter also enlarges the panels."""
+    px = TEXT_PX_PRESENTER if presenter else TEXT_PX
+    if presenter and isinstance(chart, alt.FacetChart):
+        inner = chart.spec
+        chart = chart.copy(deep=True)
+        chart.spec = inner.properties(width=int(inner.width * 1.35), height=int(inner.height * 1.35))
+    return (chart.configure_axis(labelFontSize=px, titleFontSize=px + 1, labelColor=TEXT_COLOUR, titleColor=TEXT_COLOUR)
+            .configure_legend(labelFontSize=px, titleFontSize=px + 1, labelColor=TEXT_COLOUR, titleColor=TEXT_COLOUR)
+            .configure_header(labelFontSize=px + 1, labelColor=TEXT_COLOUR, titleFontSize=px + 1)
+            .configure_title(fontSize=px + 2, color=TEXT_COLOUR))
 
 
 def _feature_scale(names: list[str], colours: list[str]) -> alt.Scale:
@@ -75,7 +91,7 @@ def loss_chart(history: pd.DataFrame) -> alt.Chart:
     ).properties(height=260)
 
 
-def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns: int = 4,
+def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns: int = 3,
                  shown: list[int] | None = None) -> alt.FacetChart:
     """The founding figure: one small bar chart per feature (all, or those in ``shown``)."""
     acts = np.asarray(feature_activations_NH)
@@ -101,22 +117,29 @@ def _small_multiples(long: pd.DataFrame, tokens: list[str], titles: list[str], c
         tooltip=["title", "token", alt.Tooltip("activation:Q", format=".3f")],
     ).properties(width=170, height=120).facet(
         facet=alt.Facet("title:N", sort=titles, title=None), columns=columns,
-    ).resolve_scale(y=y_scale)
+    ).resolve_scale(y=y_scale).resolve_axis(x="independent")  # token labels under every panel
 
 
 def feature_heatmap(feature_activations_NH: np.ndarray, tokens: list[str],
                     shown: list[int] | None = None) -> alt.Chart:
-    """Features (rows; all, or those in ``shown``) x tokens (columns), colour = activation, 0 = white."""
-    long = activations_long(feature_activations_NH, tokens)
-    shown = list(range(np.asarray(feature_activations_NH).shape[1])) if shown is None else list(shown)
-    long = long[long["feature_index"].isin(shown)]
-    return alt.Chart(long).mark_rect().encode(
+    """Features (rows; all, or those in ``shown``) x tokens (columns), colour = activation, 0 = white.
+
+    Every row is ``HEATMAP_ROW_PX`` tall however many features there are (one row never fills
+    the chart, 32 never collapse); thin grey cell borders keep white (zero) cells visible.
+    """
+    acts = np.asarray(feature_activations_NH)
+    shown = list(range(acts.shape[1])) if shown is None else list(shown)
+    long = activations_long(acts[:, shown], tokens)
+    long["feature"] = [feature_name(shown[j]) for j in long["feature_index"]]
+    peak = max(float(acts[:, shown].max()) if shown else 0.0, 1e-6)
+    return alt.Chart(long).mark_rect(stroke="#d0d0d0", strokeWidth=0.5).encode(
         x=alt.X("token:N", sort=tokens, axis=_token_axis("Token")),
         y=alt.Y("feature:N", sort=[feature_name(j) for j in shown], title="Feature",
                 axis=alt.Axis(labelOverlap=False)),
-        color=alt.Color("activation:Q", scale=alt.Scale(range=["#ffffff", "#1b7837"], domainMin=0), title="Activation"),
+        color=alt.Color("activation:Q", scale=alt.Scale(domain=[0, peak], range=["#ffffff", "#00441b"]),
+                        title="Activation"),
         tooltip=["feature", "token", alt.Tooltip("activation:Q", format=".3f")],
-    ).properties(height=max(120, 22 * len(shown)))
+    ).properties(height=alt.Step(HEATMAP_ROW_PX))
 
 
 def decoder_direction_chart(decoder_directions_HD: np.ndarray, dims: list[str], feature: int) -> alt.Chart:
@@ -166,7 +189,7 @@ def tradeoff_chart(sweep_table: pd.DataFrame) -> alt.Chart:
     ).add_params(pick).properties(height=380)
 
 
-def consensus_bars(activations_KN: np.ndarray, titles: list[str], tokens: list[str], columns: int = 4) -> alt.FacetChart:
+def consensus_bars(activations_KN: np.ndarray, titles: list[str], tokens: list[str], columns: int = 3) -> alt.FacetChart:
     """One small bar chart per consensus feature (its median activation on each token)."""
     rows = [{"title": titles[k], "index": k, "token": tokens[i], "activation": float(activations_KN[k, i])}
             for k in range(len(titles)) for i in range(len(tokens))]

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .features import ReferenceFeature, active_sets, recovered_by
+from .features import MATCH_COSINE, ReferenceFeature, active_sets, recovered_by
 from .training import TrainConfig, TrainResult, train_seeds
-
-MATCH_COSINE = 0.9
 
 
 @dataclass
