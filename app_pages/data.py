@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app_pages.session import current_table, example_label, load_table, replace_table, update_table_from_editor
+from app_pages.session import (current_table, example_label, load_table, replace_table, show_chart,
+                               update_table_from_editor)
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.examples import example_names, load_example
@@ -102,7 +103,7 @@ with st.expander("Paste a whole table as CSV text"):
 # ---- look at it and take it away ---------------------------------------------------------------
 chart_col, side_col = st.columns([3, 1])
 with chart_col:
-    st.altair_chart(charts.table_heatmap(table), width="stretch")
+    show_chart(charts.table_heatmap(table), width="stretch")
 with side_col:
     st.download_button("Download table as CSV", table_to_csv(table), file_name="sae_table.csv",
                        mime="text/csv", icon=":material/download:")

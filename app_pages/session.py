@@ -26,6 +26,7 @@ from sae_core.state import (CHOICE_FIELDS, CONCEPTS_PARAM, TABLE_PARAM, TRAINING
                             carries_settings, concepts_from_param, link_query, table_from_param)
 from sae_core import charts
 from sae_core.errors import SAEInputError
+from sae_core.sweep import DEFAULT_GRID
 from sae_core.table import dims_of, tokens_of, values_of
 from sae_core.training import TrainConfig, TrainResult, train
 
@@ -48,6 +49,7 @@ def init_session() -> None:
     settings = {name: getattr(state.config, name) for name in TRAINING_FIELDS}
     settings |= {name: getattr(state.choices, name) for name in CHOICE_FIELDS}
     settings["presenter"] = state.presenter
+    settings |= {name: list(value) if isinstance(value, list) else value for name, value in DEFAULT_GRID.items()}
     st.session_state.settings = settings
     st.session_state.setdefault("example", state.example)
     st.session_state.table_version = 0

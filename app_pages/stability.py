@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app_pages.session import current_table, training_config
+from app_pages.session import current_table, show_chart, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.stability import stability
@@ -48,7 +48,7 @@ k = len(run.seeds)
 st.caption(f"{k} seeds trained together in {run.train_seconds:.2f} s.")
 if run.recovered:
     st.subheader("Named features: in how many seeds were they recovered?")
-    st.altair_chart(charts.recovery_chart(run.recovered, k), width="stretch")
+    show_chart(charts.recovery_chart(run.recovered, k), width="stretch")
 
 st.subheader("Consensus features")
 st.caption("Features from different seeds with the same active tokens, or decoder directions that "
@@ -59,7 +59,7 @@ if not shown:
 else:
     titles = [f"{c.seeds}/{k} seeds" + (f": {c.reference}" if c.reference else "") + f" (#{i})"
               for i, c in enumerate(shown)]
-    st.altair_chart(charts.consensus_bars(np.stack([c.activation for c in shown]), titles, run.tokens),
+    show_chart(charts.consensus_bars(np.stack([c.activation for c in shown]), titles, run.tokens),
                     width="content")
 rare = len(run.consensus) - len(shown)
 if rare > 0:

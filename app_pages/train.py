@@ -4,7 +4,7 @@ import threading
 
 import streamlit as st
 
-from app_pages.session import current_table, result_is_stale, store_result, training_config
+from app_pages.session import current_table, result_is_stale, show_chart, store_result, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.export import model_to_zip
@@ -86,7 +86,7 @@ if train_clicked:
         def show_progress(log) -> None:
             progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,} — "
                                                  f"loss {log.total[0]:.5f}")
-            live_chart.altair_chart(charts.loss_chart(trainer.history()), width="stretch")
+            live_chart.altair_chart(charts.readable(charts.loss_chart(trainer.history())), width="stretch")
 
         try:
             trainer.fit(on_step=show_progress, every=max(1, trainer.config.epochs // 40), stop=stop_event)
@@ -119,7 +119,7 @@ k2.metric("Explained variance", f"{m.explained_variance:.1%}",
 k3.metric("Mean L0", f"{m.l0:.2f}", help="Average number of features active on a token.")
 k4.metric("Dead features", f"{m.dead_features} of {m.hidden_dim}", help="Features that fire on no token.")
 st.caption(f"{result.epochs_done:,} epochs in {result.train_seconds:.2f} s, seed {result.config.seed}.")
-st.altair_chart(charts.loss_chart(result.history), width="stretch")
+show_chart(charts.loss_chart(result.history), width="stretch")
 
 d1, d2 = st.columns([1, 3])
 d1.download_button("Download model", model_to_zip(result, st.session_state.result_dims,
