@@ -15,7 +15,7 @@ from .table import TOKEN, dims_of
 # colour holds up on a projector (no pale yellows or greys); cycles past 12 features.
 FEATURE_COLOURS = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-    "#e377c2", "#17becf", "#7f7f00", "#003f5c", "#ff4f9a", "#00a087",
+    "#e377c2", "#17becf", "#7f7f00", "#003f5c", "#ff4f9a", "#b8860b",
 ]
 TEXT_COLOUR = "#1a1a1a"  # axis text: dark, for a projector
 TEXT_PX, TEXT_PX_PRESENTER = 14, 20  # smallest chart text, normal and in Presenter mode
