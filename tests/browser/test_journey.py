@@ -111,7 +111,7 @@ def test_a_deep_link_works_as_the_first_request_after_a_restart(browser, fresh_a
         page.wait_for_timeout(500)
         screenshot(page, artifacts / "deep-link-train.png")
         nav = page.locator("[data-testid='stSidebarNav'] a [data-testid='stMarkdownContainer']").all_inner_texts()
-        assert nav[:3] == ["Data", "Train", "Features"] and "session" not in " ".join(nav).lower(), nav
+        assert nav[:4] == ["Lesson", "Data", "Train", "Features"] and "session" not in " ".join(nav).lower(), nav
         expect(heading(page, "Train")).to_be_visible()
         no_exception(page)
         expect(page.get_by_role("spinbutton", name="Epochs", exact=True)).to_be_visible()
