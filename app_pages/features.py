@@ -114,8 +114,5 @@ for n, group in enumerate(page_groups):
         if top:
             st.markdown("Top tokens: " + ", ".join(f"**{t}** ({a:.2f})" for t, a in top))
             st.caption("Active set (≥ 25% of peak): " + ", ".join(sorted(sets[j])))
-        left, right = st.columns(2)
-        with left:
-            show_chart(charts.token_bars(acts, tokens, j), width="stretch")
-        with right:
-            show_chart(charts.decoder_direction_chart(directions, dims, j), width="stretch")
+        show_chart(charts.token_bars(acts, tokens, j), width="stretch")  # full card width: labels never overlap
+        show_chart(charts.decoder_direction_chart(directions, dims, j), width="stretch")

@@ -19,6 +19,8 @@ FEATURE_COLOURS = [
 ]
 TEXT_COLOUR = "#1a1a1a"  # axis text: dark, for a projector
 TEXT_PX, TEXT_PX_PRESENTER = 14, 20  # smallest chart text, normal and in Presenter mode
+ZERO_COLOUR = "#ffffff"  # a silent feature, in every heatmap
+ZERO_TO_PEAK = ["#e5f5e0", "#00441b"]  # a feature's activation, faint to strong green
 HEATMAP_ROW_PX = 26  # one feature row of the heatmap, whatever the number of features
 DEAD_COLOUR = "#bbbbbb"
 LOSS_COLOURS = {"total": "#333333", "reconstruction": "#4c78a8", "sparsity": "#f58518"}
@@ -136,8 +138,11 @@ def feature_heatmap(feature_activations_NH: np.ndarray, tokens: list[str],
         x=alt.X("token:N", sort=tokens, axis=_token_axis("Token")),
         y=alt.Y("feature:N", sort=[feature_name(j) for j in shown], title="Feature",
                 axis=alt.Axis(labelOverlap=False)),
-        color=alt.Color("activation:Q", scale=alt.Scale(domain=[0, peak], range=["#ffffff", "#00441b"]),
-                        title="Activation"),
+        # zero is white by rule, not by where it falls on the ramp (a theme may shift the ramp)
+        color=alt.condition("datum.activation > 0",
+                            alt.Color("activation:Q", scale=alt.Scale(domain=[0, peak], range=ZERO_TO_PEAK),
+                                      title="Activation"),
+                            alt.value(ZERO_COLOUR)),
         tooltip=["feature", "token", alt.Tooltip("activation:Q", format=".3f")],
     ).properties(height=alt.Step(HEATMAP_ROW_PX))
 

@@ -166,8 +166,9 @@ def test_heatmap_rows_keep_their_height_from_one_to_32_features(features):
     assert spec["height"] == {"step": charts.HEATMAP_ROW_PX} and charts.HEATMAP_ROW_PX >= 20
     assert spec["encoding"]["y"]["sort"] == [f"F{j}" for j in range(features)] and len(rows) == 8 * features
     assert spec["encoding"]["y"]["axis"]["labelOverlap"] is False
-    scale = spec["encoding"]["color"]["scale"]
-    assert scale["domain"][0] == 0 and scale["range"][0] == "#ffffff"  # zero is drawn white
+    color = spec["encoding"]["color"]
+    assert color["condition"]["test"] == "datum.activation > 0" and color["value"] == charts.ZERO_COLOUR == "#ffffff"
+    assert color["condition"]["scale"]["domain"] == [0, pytest.approx(float(acts.max()))]
 
 
 def test_heatmap_of_a_subset_keeps_feature_names():

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from playwright.sync_api import Page, expect
 
-from sae_core.charts import HEATMAP_ROW_PX, TEXT_PX
+from sae_core.charts import HEATMAP_ROW_PX, TEXT_PX, ZERO_COLOUR
 from sae_core.state import AppState, link_query
 from sae_core.table import read_table
 from sae_core.training import ARTICLE, RECOMMENDED
@@ -22,11 +22,13 @@ PAGES = ["Lesson", "Data", "Features", "Stability", "Sweep"]
 
 # Per heatmap: every cell's height, and the y-axis ("F<j>") labels' boxes and font sizes.
 HEATMAP_GEOMETRY = """chart => {
-  const cells = [...chart.querySelectorAll('.mark-rect.role-mark path')].map(p => p.getBoundingClientRect().height);
+  const paths = [...chart.querySelectorAll('.mark-rect.role-mark path')];
+  const cells = paths.map(p => p.getBoundingClientRect().height);
+  const fills = paths.map(p => p.getAttribute('fill'));
   const labels = [...chart.querySelectorAll('.role-axis-label text')].filter(t => /^F\\d+$/.test(t.textContent))
     .map(t => { const r = t.getBoundingClientRect();
                 return {top: r.top, bottom: r.bottom, px: parseFloat(getComputedStyle(t).fontSize)}; });
-  return {cells, labels};
+  return {cells, fills, labels};
 }"""
 
 
@@ -75,6 +77,10 @@ def test_the_heatmap_is_readable_with_1_and_with_32_features(page: Page, app_url
         geometry = chart.evaluate(HEATMAP_GEOMETRY)
         assert len(geometry["cells"]) == 8 * hidden
         assert min(geometry["cells"]) >= HEATMAP_ROW_PX - 2, geometry["cells"][:5]  # no collapsed rows
+        counts = page.get_by_text(re.compile(rf"^{hidden} features: \d+ live, \d+ dead")).inner_text()
+        dead = int(re.search(r"(\d+) dead", counts).group(1))
+        assert dead > 0  # (these short runs leave dead features: a dead feature's row is all zeros)
+        assert geometry["fills"].count(ZERO_COLOUR) >= 8 * dead  # zero is drawn white
         labels = sorted(geometry["labels"], key=lambda box: box["top"])
         assert len(labels) == hidden
         assert all(a["bottom"] <= b["top"] + 0.5 for a, b in zip(labels, labels[1:]))  # no overlapping labels
