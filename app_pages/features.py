@@ -13,7 +13,8 @@ st.markdown(
     "Each learned feature is a direction the SAE uses to rebuild the activations. A good feature "
     "fires on a set of tokens that share a concept and stays at **zero** elsewhere. Read the bars "
     "below as: *which tokens make this feature fire, and how strongly?* The decoder direction "
-    "shows what the feature adds back to each input dimension when it fires."
+    "shows what the feature adds back to each input dimension when it fires. Near-copies of one "
+    "feature share one card."
 )
 
 result = st.session_state.get("result")
@@ -40,8 +41,8 @@ if refs:
                "25% of its peak are exactly the named tokens. A different seed may find a different set.")
 
 # ---- which features to show: live ones, near-copies grouped, a page at a time ----------------------
-live = [j for j in range(acts.shape[1]) if (acts[:, j] > 0).any()]
-dead = [j for j in range(acts.shape[1]) if j not in live]
+fires = (acts > 0).any(axis=0)
+live, dead = [int(j) for j in fires.nonzero()[0]], [int(j) for j in (~fires).nonzero()[0]]
 t1, t2 = st.columns(2)
 hide_dead = t1.toggle("Hide dead features", value=len(dead) > 0 and len(live) > 0, key="hide_dead")
 show_copies = t2.toggle("Show every copy", key="show_copies",
@@ -93,20 +94,26 @@ st.subheader("Activation of each feature on each token")
 if shown:
     show_chart(charts.feature_bars(acts, tokens, shown=shown), width="content")
 
+st.subheader("Decoder direction of each feature")
+st.caption("What each feature adds back to every input dimension when it fires (one colour per feature, as above).")
+if shown:
+    show_chart(charts.decoder_bars(directions, dims, shown), width="content")
+
 st.subheader("Heatmap: features x tokens")
 heat = [g.representative for g in groups] if len(groups) <= limits.HEATMAP_MAX_FEATURES else shown
 st.caption("One row per feature; white is zero (the feature is silent), darker green is a stronger activation.")
 show_chart(charts.feature_heatmap(acts, tokens, shown=heat), width="stretch")
 
-# ---- one card per (group of) feature(s) ---------------------------------------------------------
+# ---- one card per (group of) feature(s): text only, so thousands of features stay fast ------------
 st.subheader("Feature cards")
+dead_set = set(dead)
 sets = active_sets(acts, tokens)
 columns = st.columns(2)
 for n, group in enumerate(page_groups):
     j = group.representative
     with columns[n % 2].container(border=True):
         density = result.feature_density[j]
-        status = "dead — fires on no token" if j in dead else f"fires on {density:.0%} of tokens"
+        status = "dead — fires on no token" if j in dead_set else f"fires on {density:.0%} of tokens"
         extra = f" · {group.label()}" if group.label() else ""
         st.markdown(f"#### F{j} <span style='color:{charts.feature_colour(j)}'>■</span> · {status}{extra}",
                     unsafe_allow_html=True)
@@ -114,5 +121,5 @@ for n, group in enumerate(page_groups):
         if top:
             st.markdown("Top tokens: " + ", ".join(f"**{t}** ({a:.2f})" for t, a in top))
             st.caption("Active set (≥ 25% of peak): " + ", ".join(sorted(sets[j])))
-        show_chart(charts.token_bars(acts, tokens, j), width="stretch")  # full card width: labels never overlap
-        show_chart(charts.decoder_direction_chart(directions, dims, j), width="stretch")
+        strongest = sorted(range(len(dims)), key=lambda i: -abs(directions[j][i]))[:6]  # (real tables: 384 dims)
+        st.caption("Decoder direction: " + ", ".join(f"{dims[i]} {directions[j][i]:+.2f}" for i in sorted(strongest)))

@@ -77,7 +77,7 @@ def table_heatmap(table: pd.DataFrame) -> alt.Chart:
         y=alt.Y("token:N", sort=table[TOKEN].tolist(), title="Token", axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True), title="Value"),
         tooltip=[TOKEN, "dimension", alt.Tooltip("value:Q", format=".3f")],
-    ).properties(height=max(120, 22 * len(table)))
+    ).properties(height=alt.Step(HEATMAP_ROW_PX))  # a row per token, tall enough for its label
 
 
 def loss_chart(history: pd.DataFrame) -> alt.Chart:
@@ -97,15 +97,14 @@ def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns:
                  shown: list[int] | None = None) -> alt.FacetChart:
     """The founding figure: one small bar chart per feature (all, or those in ``shown``)."""
     acts = np.asarray(feature_activations_NH)
-    dead = (acts > 0).sum(axis=0) == 0
-    titles = [f"{feature_name(j)} (dead)" if dead[j] else feature_name(j) for j in range(acts.shape[1])]
-    colours = [DEAD_COLOUR if dead[j] else feature_colour(j) for j in range(acts.shape[1])]
-    long = activations_long(acts, tokens)
-    long["title"] = [titles[j] for j in long["feature_index"]]
-    if shown is not None:
-        long = long[long["feature_index"].isin(shown)]
-        titles = [titles[j] for j in shown]
-        colours = [colours[j] for j in shown]
+    shown = list(range(acts.shape[1])) if shown is None else list(shown)
+    dead = (acts[:, shown] > 0).sum(axis=0) == 0  # (only the shown columns: there may be thousands)
+    titles = [f"{feature_name(j)} (dead)" if dead[n] else feature_name(j) for n, j in enumerate(shown)]
+    colours = [DEAD_COLOUR if dead[n] else feature_colour(j) for n, j in enumerate(shown)]
+    long = activations_long(acts[:, shown], tokens)
+    long["title"] = [titles[n] for n in long["feature_index"]]
+    long["feature"] = [feature_name(shown[n]) for n in long["feature_index"]]
+    long["feature_index"] = [shown[n] for n in long["feature_index"]]
     return _small_multiples(long, tokens, titles, colours, "Activation", columns, y_scale="shared")
 
 
@@ -156,6 +155,16 @@ def decoder_direction_chart(decoder_directions_HD: np.ndarray, dims: list[str], 
         y=alt.Y("weight:Q", title="Weight"),
         tooltip=["dimension", alt.Tooltip("weight:Q", format=".3f")],
     ).properties(height=140)
+
+
+def decoder_bars(decoder_directions_HD: np.ndarray, dims: list[str], shown: list[int], columns: int = 3) -> alt.FacetChart:
+    """Each shown feature's decoder row as a small bar chart (what it adds to each input dimension)."""
+    rows = np.asarray(decoder_directions_HD)
+    titles = [feature_name(j) for j in shown]
+    long = pd.DataFrame([{"title": feature_name(j), "token": d, "activation": float(rows[j, i])}
+                         for j in shown for i, d in enumerate(dims)], columns=["title", "token", "activation"])
+    return _small_multiples(long, dims, titles, [feature_colour(j) for j in shown], "Decoder weight", columns,
+                            y_scale="shared")
 
 
 def token_bars(feature_activations_NH: np.ndarray, tokens: list[str], feature: int) -> alt.Chart:

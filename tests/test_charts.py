@@ -190,3 +190,11 @@ def test_readable_sets_dark_text_of_at_least_14_px(presenter, px):
         assert spec["config"][part]["labelFontSize"] == px and spec["config"][part]["labelColor"] == charts.TEXT_COLOUR
     assert spec["config"]["header"]["labelFontSize"] >= px
     assert spec["spec"]["width"] == (int(170 * 1.35) if presenter else 170)
+
+
+def test_decoder_bars_one_panel_per_shown_feature_in_its_colour():
+    directions = np.array([[0.5, -0.25], [1.0, 0.0], [0.0, 2.0]])
+    spec, rows = spec_and_rows(charts.decoder_bars(directions, ["d0", "d1"], shown=[2, 0]))
+    assert spec["facet"]["sort"] == ["F2", "F0"] and len(rows) == 4
+    assert rows.loc[(rows["title"] == "F0") & (rows["token"] == "d1"), "activation"].item() == -0.25
+    assert spec["spec"]["encoding"]["color"]["scale"]["range"] == [charts.FEATURE_COLOURS[2], charts.FEATURE_COLOURS[0]]
