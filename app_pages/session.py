@@ -50,8 +50,8 @@ def init_session() -> None:
     settings |= {name: getattr(state.choices, name) for name in CHOICE_FIELDS}
     settings["presenter"] = state.presenter
     settings |= {name: list(value) if isinstance(value, list) else value for name, value in DEFAULT_GRID.items()}
+    settings["example"] = state.example  # the Data page's example menu
     st.session_state.settings = settings
-    st.session_state.setdefault("example", state.example)
     st.session_state.table_version = 0
     load_table(load_example(state.example), example_label(state.example), example=state.example)
     linked_table = table_from_param(query[TABLE_PARAM]) if TABLE_PARAM in query else None

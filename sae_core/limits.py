@@ -18,5 +18,5 @@ MAX_SEED = 2**31 - 1  # what a browser number box holds exactly
 MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
 MAX_LINK_DATA_CHARS = 2_000  # an edited table + named concepts, compressed, travel in a link up to this
-FEATURES_PER_PAGE = 16  # feature cards (and founding-figure panels) drawn at once on the Features page
+FEATURES_PER_PAGE = 12  # feature cards (and small-multiple panels) drawn at once on the Features page
 HEATMAP_MAX_FEATURES = 64  # the heatmap shows every feature up to this many, else the page of cards
