@@ -36,7 +36,7 @@ def feature_colour(j: int) -> str:
 
 def _token_axis(title: str | None = None) -> alt.Axis:
     """Every token labelled (Vega otherwise drops labels that would overlap)."""
-    return alt.Axis(labelAngle=-45, labelOverlap=False, labelLimit=90, title=title)
+    return alt.Axis(labelAngle=-45, labelOverlap=False, labelLimit=160, title=title)
 
 
 def readable(chart, presenter: bool = False):
@@ -46,6 +46,7 @@ def readable(chart, presenter: bool = False):
         inner = chart.spec
         chart = chart.copy(deep=True)
         chart.spec = inner.properties(width=int(inner.width * 1.35), height=int(inner.height * 1.35))
+        chart.columns = min(chart.columns, 2)  # two larger panels a row still fit at 1280 px
     return (chart.configure_axis(labelFontSize=px, titleFontSize=px + 1, labelColor=TEXT_COLOUR, titleColor=TEXT_COLOUR)
             .configure_legend(labelFontSize=px, titleFontSize=px + 1, labelColor=TEXT_COLOUR, titleColor=TEXT_COLOUR)
             .configure_header(labelFontSize=px + 1, labelColor=TEXT_COLOUR, titleFontSize=px + 1)

@@ -190,6 +190,7 @@ def test_readable_sets_dark_text_of_at_least_14_px(presenter, px):
         assert spec["config"][part]["labelFontSize"] == px and spec["config"][part]["labelColor"] == charts.TEXT_COLOUR
     assert spec["config"]["header"]["labelFontSize"] >= px
     assert spec["spec"]["width"] == (int(170 * 1.35) if presenter else 170)
+    assert spec["columns"] == (2 if presenter else 3)
 
 
 def test_decoder_bars_one_panel_per_shown_feature_in_its_colour():
