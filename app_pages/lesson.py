@@ -44,6 +44,21 @@ def next_step() -> None:
     st.session_state.lesson_step = min(len(STEPS), st.session_state.lesson_step + 1)
 
 
+def action(label: str, work, **button) -> None:
+    """The step's one action: a button that runs ``work()`` (one call into sae_core), errors said plainly."""
+    if st.button(label, type="primary", icon=":material/play_arrow:", **button):
+        try:
+            with st.spinner("Training…"):
+                work()
+        except SAEInputError as error:
+            st.error(f"Cannot train: {error}")
+
+
+def run_sweep() -> None:
+    st.session_state.sweep = sweep(values_of(table), training_config(), **LESSON_SWEEP)
+    st.session_state.sweep_tokens = tokens_of(table)
+
+
 def link(page: str, label: str) -> None:
     st.page_link(f"app_pages/{page}.py", label=label, icon=":material/arrow_forward:")
 
@@ -92,13 +107,8 @@ elif step == 3:
         f"Your settings: hidden {config.hidden_dim}, sparsity {config.sparsity_weight:g}, "
         f"{config.epochs:,} epochs, seed {config.seed}."
     )
-    if st.button("Train with these settings", type="primary", icon=":material/play_arrow:"):
-        try:
-            with st.spinner("Training…"):
-                store_result(train(values_of(table), config))
-        except SAEInputError as error:
-            st.error(f"Cannot train: {error}")
-        result = st.session_state.get("result")
+    action("Train with these settings", lambda: store_result(train(values_of(table), config)))
+    result = st.session_state.get("result")
     if result is None:
         st.info("No model yet: press **Train with these settings**.")
     else:
@@ -135,13 +145,8 @@ elif step == 5:
         "One training run is one random draw. Train the same settings under many seeds: a feature "
         "found in nearly every seed belongs to the data; one found in a few was luck."
     )
-    if st.button(f"Train {seeds} seeds at once", type="primary", icon=":material/play_arrow:"):
-        try:
-            with st.spinner("Training…"):
-                st.session_state.stability = stability(values_of(table), config, tokens_of(table),
-                                                       st.session_state.get("references", []), seeds)
-        except SAEInputError as error:
-            st.error(f"Cannot train: {error}")
+    action(f"Train {seeds} seeds at once", lambda: st.session_state.update(stability=stability(
+        values_of(table), config, tokens_of(table), st.session_state.get("references", []), seeds)))
     run = st.session_state.get("stability")
     if run is None:
         st.info(f"Press **Train {seeds} seeds at once**.")
@@ -156,15 +161,8 @@ else:
         "More sparsity means fewer features per token but a worse reconstruction. Train a grid of "
         "SAEs at once and plot each: good ones sit top-left (sparse **and** faithful)."
     )
-    if st.button("Run a small sweep", type="primary", icon=":material/play_arrow:",
-                 help=f"Hidden sizes {LESSON_SWEEP['hidden_dims']} x sparsity weights "
-                      f"{LESSON_SWEEP['sparsity_weights']}, seed 0, your other settings."):
-        try:
-            with st.spinner("Training…"):
-                st.session_state.sweep = sweep(values_of(table), training_config(), **LESSON_SWEEP)
-                st.session_state.sweep_tokens = tokens_of(table)
-        except SAEInputError as error:
-            st.error(f"Cannot run the sweep: {error}")
+    action("Run a small sweep", run_sweep, help=f"Hidden sizes {LESSON_SWEEP['hidden_dims']} x sparsity weights "
+                                                f"{LESSON_SWEEP['sparsity_weights']}, seed 0, your other settings.")
     done = st.session_state.get("sweep")
     if done is None:
         st.info("Press **Run a small sweep**.")
