@@ -72,7 +72,7 @@ def test_the_heatmap_is_readable_with_1_and_with_32_features(page: Page, app_url
             for name in ("Show every copy", "Hide dead features"):
                 page.get_by_text(name, exact=True).click()
                 wait_idle(page)
-        chart = page.locator("[data-testid='stVegaLiteChart']").nth(1)  # (the founding figure comes first)
+        chart = page.locator("[data-testid='stVegaLiteChart']").nth(2)  # (after the activations and decoder panels)
         expect(chart.locator(".mark-rect.role-mark path")).to_have_count(8 * hidden, timeout=STEP_S * 1000)
         geometry = chart.evaluate(HEATMAP_GEOMETRY)
         assert len(geometry["cells"]) == 8 * hidden
