@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+from app_pages.feature_sections import building_blocks_section, concept_matches_section, model_geometry_section
 from app_pages.session import result_is_stale
 from sae_core import charts
-from sae_core.features import active_sets, recovered_by, top_tokens
+from sae_core.features import active_sets, top_tokens
 
 st.title("Features")
 st.markdown(
@@ -29,13 +30,7 @@ if result.stopped_early:
     st.caption(f"Training was stopped at epoch {result.epochs_done:,} of {result.config.epochs:,}.")
 
 # ---- reference features the example names ----------------------------------------------------
-refs = st.session_state.get("result_references", [])
-if refs:
-    found = recovered_by(acts, tokens, refs)
-    parts = [f":material/check_circle: *{name}* → F{j}" if j is not None else f":material/cancel: *{name}* not found" for name, j in found.items()]
-    st.markdown("**Features the example's author expects:** " + " · ".join(parts))
-    st.caption("A feature recovers a named feature when the tokens on which it reaches at least "
-               "25% of its peak are exactly the named tokens. A different seed may find a different set.")
+concept_matches_section(acts, tokens, st.session_state.get("result_references", []))
 
 # ---- the founding figure --------------------------------------------------------------------
 st.subheader("Activation of each feature on each token")
@@ -68,3 +63,6 @@ for n, j in enumerate(shown):
         left, right = st.columns(2)
         left.altair_chart(charts.token_bars(acts, tokens, j), width="stretch")
         right.altair_chart(charts.decoder_direction_chart(directions, dims, j), width="stretch")
+
+model_geometry_section(result, result_is_stale())
+building_blocks_section(result, result_is_stale())

@@ -2,7 +2,7 @@
 
 Keys: ``table`` (the last valid table), ``table_source`` (where it came from),
 ``editor_base`` + ``table_version`` (what the data editor starts from; bumped when the
-table is replaced), ``references`` (named features shipped with an example), ``result``
+table is replaced), ``references`` (the named concepts: an example's, edited on the Data page), ``result``
 (the last trained model) with ``result_tokens``/``result_dims`` (the table it saw),
 ``trainer`` (a run in flight) and the training widgets, keyed by TrainConfig field names.
 """
@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from sae_core.examples import example_names, example_references, load_example
+from sae_core.features import follow_table
 from sae_core.state import TRAINING_FIELDS, AppState
 from sae_core.table import dims_of, tokens_of
 from sae_core.training import TrainConfig, TrainResult
@@ -42,30 +43,34 @@ def init_session() -> None:
 
 
 def load_table(table: pd.DataFrame, source: str, example: str | None = None) -> None:
-    """A new table (example, upload, paste): its reference features come only from an example."""
+    """A new table (example, upload, paste): its named concepts come only from an example."""
     st.session_state.table_source = source
     st.session_state.references_example = example
+    st.session_state.references = []
     replace_table(table)
+    st.session_state.references = example_references(example, table) if example else []
 
 
 def replace_table(table: pd.DataFrame) -> None:
     """Replace the whole table (also after a dimension edit): the data editor restarts from it."""
+    follow_references(table)
     st.session_state.table = table
     st.session_state.editor_base = table
     st.session_state.table_version = st.session_state.get("table_version", 0) + 1
-    update_references()
 
 
 def update_table_from_editor(table: pd.DataFrame) -> None:
     """A valid edit in the data editor: keep the editor's own state, just record the table."""
+    follow_references(table)
     st.session_state.table = table
-    update_references()
 
 
-def update_references() -> None:
-    example = st.session_state.get("references_example")
-    table = st.session_state.table
-    st.session_state.references = example_references(example, table) if example else []
+def follow_references(new_table: pd.DataFrame) -> None:
+    """The named concepts (the user may have edited them) follow token renames and deletions."""
+    old = st.session_state.get("table")
+    if old is not None:
+        st.session_state.references = follow_table(st.session_state.get("references", []), tokens_of(old),
+                                                    tokens_of(new_table))
 
 
 def current_table() -> pd.DataFrame:

@@ -94,7 +94,7 @@ class ConceptMatch:
     """A named concept and the learned feature whose active set is closest to it (best Jaccard)."""
 
     name: str
-    feature: int | None  # None when no feature fires on any token
+    feature: int | None  # None when no feature's active set shares a token with the concept
     jaccard: float  # |both| / |either|, 1.0 = recovered exactly
     extra: tuple[str, ...]  # tokens the feature fires on that the concept does not name ("+kitten")
     missing: tuple[str, ...]  # tokens the concept names that the feature misses ("-loyal dog")
@@ -104,7 +104,7 @@ class ConceptMatch:
         return self.feature is not None and not self.extra and not self.missing
 
     def difference(self) -> str:
-        """'exact', or '+kitten, -loyal dog' (empty string when no feature fires at all)."""
+        """'exact', or '+kitten, -loyal dog' (empty string when no feature overlaps the concept)."""
         if self.feature is None:
             return ""
         if self.exact:
@@ -128,8 +128,8 @@ def closest_features(feature_activations_NH: np.ndarray, tokens: list[str],
     sets = active_sets(feature_activations_NH, tokens)
     matches = []
     for ref in references:
-        scores = [jaccard(s, ref.tokens) if s else -1.0 for s in sets]
-        if not scores or max(scores) < 0:
+        scores = [jaccard(s, ref.tokens) for s in sets]
+        if not scores or max(scores) == 0:  # no feature shares a token with the concept
             matches.append(ConceptMatch(ref.name, None, 0.0, (), tuple(t for t in tokens if t in ref.tokens)))
             continue
         j = int(np.argmax(scores))
