@@ -48,8 +48,14 @@ def _widget_version(refs) -> int:
 
 
 def _keep(refs) -> None:
+    """Concepts as the widgets on screen show them (their edits keep the widgets' state)."""
     st.session_state.references = refs
     st.session_state.concepts_drawn = refs
+
+
+def _replace(refs) -> None:
+    """Concepts changed by a button or an upload: the concept widgets start afresh from them."""
+    st.session_state.references = refs
 
 
 def concepts_section(table) -> None:
@@ -66,7 +72,7 @@ def concepts_section(table) -> None:
         chosen = tokens_col.multiselect(f"Tokens of {ref.name}", tokens, default=[t for t in tokens if t in ref.tokens],
                                         key=f"concept_tokens_{version}_{i}", label_visibility="collapsed")
         if remove_col.button("Remove", key=f"concept_remove_{version}_{i}", help=f"Forget the concept '{ref.name}'"):
-            _keep(remove_concept(refs, ref.name))
+            _replace(remove_concept(refs, ref.name))
             st.rerun()
         if set(chosen) != set(ref.tokens):
             if chosen:
@@ -83,7 +89,7 @@ def concepts_section(table) -> None:
             try:
                 if any(r.name == name.strip() for r in refs):
                     raise SAEInputError(f"a concept named '{name.strip()}' exists; edit its tokens above")
-                _keep(set_concept(refs, name, members))
+                _replace(set_concept(refs, name, members))
                 st.rerun()
             except SAEInputError as error:
                 st.error(f"{error}. The concepts are unchanged.")
@@ -96,7 +102,7 @@ def concepts_section(table) -> None:
         if upload is not None and st.session_state.get("concepts_upload_seen") != upload.file_id:
             st.session_state.concepts_upload_seen = upload.file_id
             try:
-                _keep(references_from_json(upload.getvalue(), upload.name, tokens))
+                _replace(references_from_json(upload.getvalue(), upload.name, tokens))
                 st.rerun()
             except SAEInputError as error:
                 st.error(f"Concepts not used: {error}. The concepts are unchanged.")

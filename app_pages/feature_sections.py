@@ -62,7 +62,9 @@ def building_blocks_section(result, stale: bool) -> None:
     active = token_contributions(result.model, x, token).active
     scales = {}
     if active:
-        st.caption("Each active feature adds its activation × its decoder row. Switch a feature off or scale it:")
+        st.caption("The token is rebuilt as the decoder bias (all features off) plus, for each active feature, "
+                   "its activation (in brackets) × its decoder row. Black ticks mark the token's own values. "
+                   "Switch a feature off or scale it:")
         columns = st.columns(min(4, len(active)))
         for n, j in enumerate(active):
             with columns[n % len(columns)]:

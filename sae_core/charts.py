@@ -194,6 +194,8 @@ def _arrow_heads(arrows: pd.DataFrame) -> pd.DataFrame:
     """Arrow tips with the clockwise angle from 'up' that Vega's triangle needs to point along them."""
     heads = arrows.copy()
     heads["angle"] = np.degrees(np.arctan2(heads["x"].astype(float), heads["y"].astype(float))) % 360
+    heads["x0"] = 0.0  # every arrow starts at the mean token
+    heads["y0"] = 0.0
     return heads
 
 
@@ -222,7 +224,7 @@ def geometry_chart(geometry, size: int = 460) -> alt.LayerChart:
         heads = _arrow_heads(arrows)
         layers += [
             alt.Chart(heads).mark_rule(strokeWidth=3).encode(
-                x=alt.datum(0), y=alt.datum(0), x2="x:Q", y2="y:Q", color=colour,
+                x="x0:Q", y="y0:Q", x2="x:Q", y2="y:Q", color=colour,
                 strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["concept", "feature"], range=[[6, 4], [1, 0]]),
                                           legend=None),
                 tooltip=["kind", "name"]),
@@ -255,8 +257,8 @@ def contributions_chart(long: pd.DataFrame, dims: list[str], columns: int = 5) -
         x=alt.X("dimension:N", sort=dims), y="input:Q",
         tooltip=["dimension", alt.Tooltip("input:Q", format=".3f", title="input")],
     ).transform_filter(alt.datum.kind == "reconstruction")
-    return alt.layer(bars, ticks, data=long).properties(width=170, height=170).facet(
+    return alt.layer(bars, ticks, data=long).properties(width=125, height=170).facet(
         facet=alt.Facet("part:N", sort=titles, title=None,
-                        header=alt.Header(labelFontSize=LABEL_SIZE, labelColor="#222", labelLimit=230)),
+                        header=alt.Header(labelFontSize=LABEL_SIZE, labelColor="#222", labelLimit=0)),
         columns=columns,
     )

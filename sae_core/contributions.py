@@ -69,13 +69,14 @@ def token_contributions(model, x_D, token: str = "", scales: dict[int, float] | 
 
 
 def contributions_long(tc: TokenContributions, dims: list[str]) -> pd.DataFrame:
-    """Rows of part, order, dimension, value, input: the token, the bias, each part, the reconstruction."""
-    panels = [(f"{tc.token or 'token'} (input)", "input", tc.x), ("bias (all features off)", "bias", tc.bias)]
+    """Rows of part, order, dimension, value, input: the token, the bias, each part (its activation in
+    brackets, then the edit), the reconstruction ("rebuilt"). Titles are short: one panel is 125 px wide."""
+    panels = [(tc.token or "token", "input", tc.x), ("bias", "bias", tc.bias)]
     for j, part in tc.parts.items():
         scale = tc.scales[j]
-        edit = "" if scale == 1.0 else (" — off" if scale == 0 else f" × {scale:g}")
-        panels.append((f"+ F{j} (activation {tc.activations[j]:.2f}){edit}", f"F{j}", part))
-    panels.append(("= reconstruction", "reconstruction", tc.reconstruction))
+        edit = "" if scale == 1.0 else (", off" if scale == 0 else f" × {scale:g}")
+        panels.append((f"+ F{j} ({tc.activations[j]:.2f}){edit}", f"F{j}", part))
+    panels.append(("= rebuilt", "reconstruction", tc.reconstruction))
     rows = [{"part": title, "kind": kind, "order": k, "dimension": d, "value": float(values[i]), "input": float(tc.x[i])}
             for k, (title, kind, values) in enumerate(panels) for i, d in enumerate(dims)]
     return pd.DataFrame(rows)

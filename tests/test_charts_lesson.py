@@ -64,9 +64,7 @@ def test_contributions_chart_has_one_panel_per_part_in_order():
                             {1: np.array([0.25, 1.0]), 2: np.array([0.0, 0.0])}, {1: 1.0, 2: 0.0},
                             np.array([0.75, 1.5]), np.array([1.0, 2.0]))
     long = contributions_long(tc, ["d0", "d1"])
-    assert list(dict.fromkeys(long["part"])) == ["cat (input)", "bias (all features off)",
-                                                 "+ F1 (activation 2.00)", "+ F2 (activation 1.00) — off",
-                                                 "= reconstruction"]
+    assert list(dict.fromkeys(long["part"])) == ["cat", "bias", "+ F1 (2.00)", "+ F2 (1.00), off", "= rebuilt"]
     assert long[long["kind"] == "reconstruction"]["value"].tolist() == [0.75, 1.5]
     assert long["input"].tolist() == [1.0, 2.0] * 5
     chart = charts.contributions_chart(long, ["d0", "d1"])
