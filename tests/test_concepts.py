@@ -99,3 +99,33 @@ def test_set_and_remove_concepts():
         set_concept(refs, "  ", ["cat"])
     with pytest.raises(TableError, match="concept 'x' needs at least one token"):
         set_concept(refs, "x", [])
+
+
+# ---- each example's shipped settings --------------------------------------------------------------
+
+
+def test_every_example_ships_valid_settings_and_the_founding_ones_are_the_defaults():
+    from dataclasses import replace
+
+    from sae_core.examples import example_names, example_settings
+    from sae_core.training import RECOMMENDED
+
+    for name in example_names():
+        shipped = example_settings(name)
+        assert shipped is not None, name
+        assert shipped.why and shipped.teaches
+    assert replace(example_settings("seed_tokens").config, seed=RECOMMENDED.seed) == RECOMMENDED
+    colours = example_settings("colors_and_shapes").config
+    assert (colours.hidden_dim, colours.sparsity_weight, colours.init_decoder_bias_to_mean) == (12, 0.1, False)
+    assert example_settings("no such example") is None
+
+
+def test_a_broken_settings_file_names_itself(tmp_path, monkeypatch):
+    from sae_core import examples
+    from sae_core.errors import ConfigError
+
+    (tmp_path / "mine.csv").write_text("token,a,b\nx,1,2\ny,3,4\n")
+    (tmp_path / "mine.settings.json").write_text('{"settings": {"hidden_dim": "eight"}, "why": "", "teaches": ""}')
+    monkeypatch.setattr(examples, "DATA_DIR", tmp_path)
+    with pytest.raises(ConfigError, match=r"^mine.settings.json: not a valid settings file"):
+        examples.example_settings("mine")

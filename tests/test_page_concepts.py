@@ -105,7 +105,7 @@ def test_each_example_offers_its_recommended_settings():
     for name in ("hidden_dim", "sparsity_weight", "lr", "epochs", "init_decoder_bias_to_mean"):
         assert at.session_state[name] == getattr(shipped.config, name), name
     assert at.session_state["references"][0] == ReferenceFeature(
-        "red", frozenset({"red circle", "red square", "big red circle", "big red square", "red"}))
+        "red", frozenset({"red circle", "red square", "big red circle", "big red square", "red", "big red"}))
 
 
 # ---- Features page: geometry with decoder arrows, building blocks, kitten ----------------------
