@@ -59,7 +59,7 @@ def load_references(csv_path: str | Path, tokens: list[str] | None = None) -> li
     path = reference_path(csv_path)
     if not path.exists():
         return []
-    refs = _parse_references(path.read_text(encoding="utf-8"), path.name)
+    refs = _parse_references(path.read_bytes(), path.name)
     if tokens is not None:
         refs = [r for r in refs if r.tokens <= set(tokens)]
     return refs

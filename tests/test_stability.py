@@ -5,6 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from recovery_rule import recovered_independently
+
 from sae_core.features import ReferenceFeature, load_references, recovered_by
 from sae_core.stability import StabilityResult, concept_stability, match_features, stability
 from sae_core.training import ARTICLE, RECOMMENDED, train, train_seeds
@@ -32,16 +34,6 @@ def test_batched_seeds_equal_each_seed_trained_alone(seed_x, config):
         np.testing.assert_allclose(together.feature_activations, alone.feature_activations, atol=1e-5)
         np.testing.assert_allclose(together.decoder_directions, alone.decoder_directions, atol=1e-5)
         assert together.metrics.mse == pytest.approx(alone.metrics.mse, rel=1e-4, abs=1e-8)
-
-
-def recovered_independently(acts_NH, tokens: list[str], named: frozenset[str]) -> bool:
-    """The shared rule, written out again (not sae_core's code): some feature's tokens at >= 25% of
-    its peak (peak > 1e-3) are exactly the named set."""
-    for column in np.asarray(acts_NH).T:
-        peak = column.max()
-        if peak > 1e-3 and {t for t, a in zip(tokens, column) if a >= 0.25 * peak} == set(named):
-            return True
-    return False
 
 
 def test_recovery_counts_agree_with_per_seed_checks(seed_x, seed_tokens, seed_refs):
