@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app_pages.concept_editor import concepts_section, example_settings_offer, geometry_section
 from app_pages.session import (current_table, example_label, load_table, replace_table, show_chart,
                                update_table_from_editor)
 from sae_core import charts, limits
@@ -28,6 +29,7 @@ with source_col:
     if st.button("Load example", help="Replace the current table with this example"):
         load_table(load_example(example), example_label(example), example=example)
         st.rerun()
+    example_settings_offer(example)
 with upload_col:
     upload = st.file_uploader(
         "Upload a CSV", type=["csv", "txt"], key="upload",
@@ -113,3 +115,6 @@ with side_col:
         for ref in refs:
             st.markdown(f"- *{ref.name}*: {', '.join(sorted(ref.tokens))}")
     st.page_link("app_pages/train.py", label="Next: train an SAE", icon=":material/arrow_forward:")
+
+concepts_section(table)
+geometry_section(table)

@@ -4,9 +4,10 @@ import math
 
 import streamlit as st
 
+from app_pages.feature_sections import building_blocks_section, concept_matches_section, model_geometry_section
 from app_pages.session import result_is_stale, setting, show_chart
 from sae_core import charts, limits
-from sae_core.features import FeatureGroup, active_sets, feature_summary, group_duplicates, recovered_by, top_tokens
+from sae_core.features import FeatureGroup, active_sets, feature_summary, group_duplicates, top_tokens
 
 st.title("Features")
 st.markdown(
@@ -32,13 +33,7 @@ if result.stopped_early:
     st.caption(f"Training was stopped at epoch {result.epochs_done:,} of {result.config.epochs:,}.")
 
 # ---- reference features the example names ----------------------------------------------------
-refs = st.session_state.get("result_references", [])
-if refs:
-    found = recovered_by(acts, tokens, refs)
-    parts = [f":material/check_circle: *{name}* → F{j}" if j is not None else f":material/cancel: *{name}* not found" for name, j in found.items()]
-    st.markdown("**Features the example's author expects:** " + " · ".join(parts))
-    st.caption("A feature recovers a named feature when the tokens on which it reaches at least "
-               "25% of its peak are exactly the named tokens. A different seed may find a different set.")
+concept_matches_section(acts, tokens, st.session_state.get("result_references", []))
 
 # ---- which features to show: live ones, near-copies grouped, a page at a time ----------------------
 fires = (acts > 0).any(axis=0)
@@ -123,3 +118,6 @@ for n, group in enumerate(page_groups):
             st.caption("Active set (≥ 25% of peak): " + ", ".join(sorted(sets[j])))
         strongest = sorted(range(len(dims)), key=lambda i: -abs(directions[j][i]))[:6]  # (real tables: 384 dims)
         st.caption("Decoder direction: " + ", ".join(f"{dims[i]} {directions[j][i]:+.2f}" for i in sorted(strongest)))
+
+model_geometry_section(result, result_is_stale())
+building_blocks_section(result, result_is_stale())

@@ -5,12 +5,13 @@ One chart and one action per step; each step links to the page that does it in f
 
 import streamlit as st
 
-from app_pages.session import (current_table, example_label, load_table, setting, show_chart, store_result,
-                               training_config)
+from app_pages.session import (current_table, example_label, load_table, result_is_stale, setting, show_chart,
+                               store_result, training_config)
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.examples import load_example
 from sae_core.features import FeatureGroup, group_duplicates
+from sae_core.geometry import superposition_sentence, table_geometry
 from sae_core.stability import stability
 from sae_core.sweep import sweep
 from sae_core.table import dims_of, tokens_of, values_of
@@ -77,27 +78,23 @@ if step == 1:
     link("data", "Edit the table on the Data page")
 
 elif step == 2:
-    n_concepts, n_dims = len(st.session_state.get("references", [])), len(dims_of(table))
-    if n_concepts and n_concepts > n_dims:
-        verdict = (f"This table names **{n_concepts} concepts in {n_dims} dimensions**: more concepts than "
-                   "dimensions, so they cannot each have their own axis. That is **superposition**.")
-    elif n_concepts:
-        verdict = (f"This table names **{n_concepts} concepts in {n_dims} dimensions**: there is room for "
-                   "each, so this is *not yet* superposition; load the colours-and-shapes example to see it.")
-    else:
-        verdict = (f"This table has {n_dims} dimensions and no named concepts; superposition means more "
-                   "concepts than dimensions.")
+    refs = st.session_state.get("references", [])
     st.markdown(
         "A model has far more concepts to represent than it has dimensions, so it stores them as "
-        "**directions** that overlap: one dimension takes part in many concepts. " + verdict
+        "**directions** that overlap: one dimension takes part in many concepts. "
+        + superposition_sentence(len(refs), len(dims_of(table)))
     )
-    st.caption("The table as a heatmap: each concept shows up as a pattern across several columns, "
-               "never as one column of its own.")
-    show_chart(charts.table_heatmap(table), width="stretch")
-    if st.button("Load 5 concepts in 3 dimensions", icon=":material/layers:"):
+    fresh = result is not None and not result_is_stale()  # a model of this very table draws its features too
+    geometry = table_geometry(values_of(table), tokens_of(table), refs,
+                              result.feature_activations if fresh else None, result.decoder_directions if fresh else None)
+    show_chart(charts.geometry_chart(geometry), width="content")
+    st.caption(f"Tokens in the table's two main directions (PCA, {geometry.explained:.0%} of its variance); dashed "
+               "arrows: each named concept's direction" + ("; coloured arrows: the features your SAE learned." if fresh
+                                                           else "."))
+    if st.button("Load the colours-and-shapes example (more concepts than dimensions)", icon=":material/layers:"):
         load_table(load_example(SUPERPOSED_EXAMPLE), example_label(SUPERPOSED_EXAMPLE), example=SUPERPOSED_EXAMPLE)
         st.rerun()
-    link("data", "See the table on the Data page")
+    link("data", "Edit the table and its concepts on the Data page")
 
 elif step == 3:
     config = training_config()

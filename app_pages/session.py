@@ -2,7 +2,7 @@
 
 Keys: ``table`` (the last valid table), ``table_source`` (where it came from),
 ``editor_base`` + ``table_version`` (what the data editor starts from; bumped when the
-table is replaced), ``references`` (named features shipped with an example), ``result``
+table is replaced), ``references`` (the named concepts: an example's, edited on the Data page), ``result``
 (the last trained model) with ``result_tokens``/``result_dims`` (the table it saw),
 ``trainer`` (a run in flight).
 
@@ -21,11 +21,12 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from sae_core.examples import DEFAULT_EXAMPLE, example_names, example_references, load_example
-from sae_core.state import (CHOICE_FIELDS, CONCEPTS_PARAM, TABLE_PARAM, TRAINING_FIELDS, AppState, PageChoices,
-                            carries_settings, concepts_from_param, link_query, table_from_param)
 from sae_core import charts
 from sae_core.errors import SAEInputError
+from sae_core.examples import DEFAULT_EXAMPLE, example_names, example_references, load_example
+from sae_core.features import follow_table
+from sae_core.state import (CHOICE_FIELDS, CONCEPTS_PARAM, TABLE_PARAM, TRAINING_FIELDS, AppState, PageChoices,
+                            carries_settings, concepts_from_param, link_query, table_from_param)
 from sae_core.sweep import DEFAULT_GRID
 from sae_core.table import dims_of, tokens_of, values_of
 from sae_core.training import TrainConfig, TrainResult, train
@@ -115,31 +116,35 @@ def sync_url() -> None:
 
 
 def load_table(table: pd.DataFrame, source: str, example: str | None = None) -> None:
-    """A new table (example, upload, paste): its reference features come only from an example."""
+    """A new table (example, upload, paste): its named concepts come only from an example."""
     st.session_state.table_source = source
     st.session_state.references_example = example
     st.session_state.example_table = table if example else None
+    st.session_state.references = []
     replace_table(table)
+    st.session_state.references = example_references(example, table) if example else []
 
 
 def replace_table(table: pd.DataFrame) -> None:
     """Replace the whole table (also after a dimension edit): the data editor restarts from it."""
+    follow_references(table)
     st.session_state.table = table
     st.session_state.editor_base = table
     st.session_state.table_version = st.session_state.get("table_version", 0) + 1
-    update_references()
 
 
 def update_table_from_editor(table: pd.DataFrame) -> None:
     """A valid edit in the data editor: keep the editor's own state, just record the table."""
+    follow_references(table)
     st.session_state.table = table
-    update_references()
 
 
-def update_references() -> None:
-    example = st.session_state.get("references_example")
-    table = st.session_state.table
-    st.session_state.references = example_references(example, table) if example else []
+def follow_references(new_table: pd.DataFrame) -> None:
+    """The named concepts (the user may have edited them) follow token renames and deletions."""
+    old = st.session_state.get("table")
+    if old is not None:
+        st.session_state.references = follow_table(st.session_state.get("references", []), tokens_of(old),
+                                                    tokens_of(new_table))
 
 
 def current_table() -> pd.DataFrame:

@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from app_pages.feature_sections import stability_concepts_section
 from app_pages.session import current_table, show_chart, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
@@ -49,6 +50,7 @@ st.caption(f"{k} seeds trained together in {run.train_seconds:.2f} s.")
 if run.recovered:
     st.subheader("Named features: in how many seeds were they recovered?")
     show_chart(charts.recovery_chart(run.recovered, k), width="stretch")
+    stability_concepts_section(run, st.session_state.get("references", []))
 
 st.subheader("Consensus features")
 st.caption("Features from different seeds with the same active tokens, or decoder directions that "

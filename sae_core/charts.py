@@ -222,3 +222,81 @@ def recovery_chart(recovered: dict[str, int], seeds: int) -> alt.Chart:
         x=alt.X("seeds:Q", scale=alt.Scale(domain=[0, seeds]), title=f"Seeds (of {seeds}) that recovered it"),
         tooltip=["feature", "seeds"],
     ).properties(height=alt.Step(30))
+
+
+CONCEPT_COLOUR = "#222222"
+LABEL_SIZE = 14
+
+
+def _arrow_heads(arrows: pd.DataFrame) -> pd.DataFrame:
+    """Arrow tips with the clockwise angle from 'up' that Vega's triangle needs to point along them."""
+    heads = arrows.copy()
+    heads["angle"] = np.degrees(np.arctan2(heads["x"].astype(float), heads["y"].astype(float))) % 360
+    heads["x0"] = 0.0  # every arrow starts at the mean token
+    heads["y0"] = 0.0
+    return heads
+
+
+def geometry_chart(geometry, size: int = 460) -> alt.LayerChart:
+    """Tokens as points in the table's PCA plane; concepts (dashed, dark) and features (coloured) as arrows.
+
+    Both axes share one scale, so angles and lengths on screen are true to the projection.
+    """
+    points, arrows = geometry.points, geometry.arrows
+    extent = [points["x"].abs().max(), points["y"].abs().max(), *arrows["x"].abs(), *arrows["y"].abs()]
+    limit = max([float(v) for v in extent if pd.notna(v)] + [1e-6]) * 1.25
+    axis_x = alt.X("x:Q", scale=alt.Scale(domain=[-limit, limit]), title="principal direction 1",
+                   axis=alt.Axis(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelColor="#222", titleColor="#222"))
+    axis_y = alt.Y("y:Q", scale=alt.Scale(domain=[-limit, limit]), title="principal direction 2",
+                   axis=alt.Axis(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelColor="#222", titleColor="#222"))
+    dots = alt.Chart(points).mark_circle(size=110, color="#555555", opacity=0.9).encode(
+        x=axis_x, y=axis_y, tooltip=["token", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
+    labels = alt.Chart(points).mark_text(align="left", dx=8, dy=-8, fontSize=LABEL_SIZE, color="#222222").encode(
+        x="x:Q", y="y:Q", text="token:N")
+    layers = [dots, labels]
+    if len(arrows):
+        names = arrows["name"].tolist()
+        colours = [CONCEPT_COLOUR if kind == "concept" else feature_colour(int(name[1:]))
+                   for kind, name in zip(arrows["kind"], names)]
+        colour = alt.Color("name:N", scale=alt.Scale(domain=names, range=colours), legend=None)
+        heads = _arrow_heads(arrows)
+        layers += [
+            alt.Chart(heads).mark_rule(strokeWidth=3).encode(
+                x="x0:Q", y="y0:Q", x2="x:Q", y2="y:Q", color=colour,
+                strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["concept", "feature"], range=[[6, 4], [1, 0]]),
+                                          legend=None),
+                tooltip=["kind", "name"]),
+            alt.Chart(heads).mark_point(shape="triangle", filled=True, size=160, opacity=1).encode(
+                x="x:Q", y="y:Q", angle=alt.Angle("angle:Q", scale=None), color=colour),
+            alt.Chart(heads).mark_text(align="left", dx=10, dy=12, fontSize=LABEL_SIZE, fontWeight="bold").encode(
+                x="x:Q", y="y:Q", text="name:N", color=colour),
+        ]
+    return alt.layer(*layers).properties(width=size, height=size)
+
+
+def contributions_chart(long: pd.DataFrame, dims: list[str], columns: int = 5) -> alt.FacetChart:
+    """A token as building blocks: input, bias, each active feature's part, reconstruction (one panel each).
+
+    ``long`` comes from ``sae_core.contributions.contributions_long``. The reconstruction panel
+    marks the input with black ticks, so a gap shows what an edit broke.
+    """
+    titles = list(dict.fromkeys(long.sort_values("order")["part"]))
+    kinds = list(dict.fromkeys(long.sort_values("order")["kind"]))
+    colours = ["#555555" if k == "input" else "#999999" if k == "bias" else "#222222" if k == "reconstruction"
+               else feature_colour(int(k[1:])) for k in kinds]
+    axis_font = dict(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelColor="#222", titleColor="#222")
+    bars = alt.Chart().mark_bar().encode(
+        x=alt.X("dimension:N", sort=dims, title=None, axis=alt.Axis(labelAngle=0, labelOverlap=False, **axis_font)),
+        y=alt.Y("value:Q", title="Value", axis=alt.Axis(**axis_font)),
+        color=alt.Color("kind:N", scale=alt.Scale(domain=kinds, range=colours), legend=None),
+        tooltip=["part", "dimension", alt.Tooltip("value:Q", format=".3f")],
+    )
+    ticks = alt.Chart().mark_tick(color="#000000", thickness=3, size=26).encode(
+        x=alt.X("dimension:N", sort=dims), y="input:Q",
+        tooltip=["dimension", alt.Tooltip("input:Q", format=".3f", title="input")],
+    ).transform_filter(alt.datum.kind == "reconstruction")
+    return alt.layer(bars, ticks, data=long).properties(width=125, height=170).facet(
+        facet=alt.Facet("part:N", sort=titles, title=None,
+                        header=alt.Header(labelFontSize=LABEL_SIZE, labelColor="#222", labelLimit=0)),
+        columns=columns,
+    )

@@ -61,13 +61,22 @@ def load_references(csv_path: str | Path, tokens: list[str] | None = None) -> li
     path = reference_path(csv_path)
     if not path.exists():
         return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        refs = [ReferenceFeature(str(f["name"]), frozenset(map(str, f["tokens"]))) for f in data["features"]]
-    except (ValueError, KeyError, TypeError) as error:
-        raise TableError(f"{path.name}: not a valid reference-feature file ({error})") from None
+    refs = _parse_references(path.read_bytes(), path.name)
     if tokens is not None:
         refs = [r for r in refs if r.tokens <= set(tokens)]
+    return refs
+
+
+def _parse_references(text: str | bytes, source: str) -> list[ReferenceFeature]:
+    """``{"features": [{"name": ..., "tokens": [...]}, ...]}`` -> references; TableError naming ``source``."""
+    try:
+        data = json.loads(text)
+        refs = [ReferenceFeature(str(f["name"]), frozenset(map(str, f["tokens"]))) for f in data["features"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise TableError(f"{source}: not a valid reference-feature file ({error})") from None
+    names = [r.name for r in refs]
+    if len(set(names)) != len(names):
+        raise TableError(f"{source}: two named features share a name")
     return refs
 
 
@@ -157,3 +166,115 @@ def feature_summary(feature_activations_NH: np.ndarray, tokens: list[str], featu
         "max activation": acts.max(axis=0) if acts.shape[0] else np.zeros(len(features)),
         "top tokens": texts,
     })
+
+
+# ---- how close did the SAE come? ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConceptMatch:
+    """A named concept and the learned feature whose active set is closest to it (best Jaccard)."""
+
+    name: str
+    feature: int | None  # None when no feature's active set shares a token with the concept
+    jaccard: float  # |both| / |either|, 1.0 = recovered exactly
+    extra: tuple[str, ...]  # tokens the feature fires on that the concept does not name ("+kitten")
+    missing: tuple[str, ...]  # tokens the concept names that the feature misses ("-loyal dog")
+
+    @property
+    def exact(self) -> bool:
+        return self.feature is not None and not self.extra and not self.missing
+
+    def difference(self) -> str:
+        """'exact', or '+kitten, -loyal dog' (empty string when no feature overlaps the concept)."""
+        if self.feature is None:
+            return ""
+        if self.exact:
+            return "exact"
+        return ", ".join([f"+{t}" for t in self.extra] + [f"-{t}" for t in self.missing])
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = a | b
+    return len(a & b) / len(union) if union else 0.0
+
+
+def closest_features(feature_activations_NH: np.ndarray, tokens: list[str],
+                     references: list[ReferenceFeature]) -> list[ConceptMatch]:
+    """For each named concept, the learned feature with the most similar active set.
+
+    "Recovered" asks for an exact match; this says how near a miss was, so a feature that fires
+    on the animals *and* kitten reads "+kitten" rather than "not found". Ties go to the lowest
+    feature index; the extra and missing tokens are listed in table order.
+    """
+    sets = active_sets(feature_activations_NH, tokens)
+    matches = []
+    for ref in references:
+        scores = [jaccard(s, ref.tokens) for s in sets]
+        if not scores or max(scores) == 0:  # no feature shares a token with the concept
+            matches.append(ConceptMatch(ref.name, None, 0.0, (), tuple(t for t in tokens if t in ref.tokens)))
+            continue
+        j = int(np.argmax(scores))
+        matches.append(ConceptMatch(
+            ref.name, j, float(scores[j]),
+            extra=tuple(t for t in tokens if t in sets[j] and t not in ref.tokens),
+            missing=tuple(t for t in tokens if t in ref.tokens and t not in sets[j]),
+        ))
+    return matches
+
+
+# ---- concepts the user edits ------------------------------------------------------------------------
+
+
+def references_to_json(references: list[ReferenceFeature], tokens: list[str] | None = None) -> str:
+    """The sidecar format bundled examples use (NAME.features.json); tokens in table order if given."""
+    order = {t: i for i, t in enumerate(tokens or [])}
+    features = [{"name": r.name, "tokens": sorted(r.tokens, key=lambda t: (order.get(t, len(order)), t))}
+                for r in references]
+    return json.dumps({"features": features}, indent=2, ensure_ascii=False) + "\n"
+
+
+def references_from_json(text: str | bytes, source: str = "concepts file",
+                         tokens: list[str] | None = None) -> list[ReferenceFeature]:
+    """Parse a concepts sidecar; a bad file raises TableError naming it, tokens not in the table are dropped."""
+    refs = _parse_references(text, source)
+    if tokens is not None:
+        refs = [ReferenceFeature(r.name, r.tokens & set(tokens)) for r in refs]
+        refs = [r for r in refs if r.tokens]
+    return refs
+
+
+def follow_table(references: list[ReferenceFeature], old_tokens: list[str],
+                 new_tokens: list[str]) -> list[ReferenceFeature]:
+    """Concepts after a table edit: renamed tokens are renamed in them, deleted tokens dropped.
+
+    A rename is a row whose token changed while the number of rows stayed the same (the data
+    editor's double-click rename). A concept left with no token is dropped.
+    """
+    renames = {}
+    if len(old_tokens) == len(new_tokens):
+        renames = {old: new for old, new in zip(old_tokens, new_tokens) if old != new and old not in new_tokens}
+    kept = set(new_tokens)
+    out = []
+    for ref in references:
+        members = frozenset(renames.get(t, t) for t in ref.tokens) & kept
+        if members:
+            out.append(ReferenceFeature(ref.name, members))
+    return out
+
+
+def set_concept(references: list[ReferenceFeature], name: str, tokens: list[str]) -> list[ReferenceFeature]:
+    """Add a concept, or replace the tokens of the one with this name (kept in its place)."""
+    name = name.strip()
+    if not name:
+        raise TableError("a concept needs a name")
+    if not tokens:
+        raise TableError(f"concept '{name}' needs at least one token")
+    new = ReferenceFeature(name, frozenset(tokens))
+    if any(r.name == name for r in references):
+        return [new if r.name == name else r for r in references]
+    return [*references, new]
+
+
+def remove_concept(references: list[ReferenceFeature], name: str) -> list[ReferenceFeature]:
+    return [r for r in references if r.name != name]

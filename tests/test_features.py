@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -183,8 +184,9 @@ def test_grouping_only_the_features_asked_for():
     assert group_duplicates(acts, directions, GROUP_TOKENS, []) == []
 
 
-def test_the_recommended_model_groups_its_copies_of_animal(seed_x, seed_tokens):
-    result = train(seed_x, RECOMMENDED)
+def test_a_wide_model_groups_its_copies_of_animal(seed_x, seed_tokens):
+    # 32 features with a weak sparsity penalty learn several copies of "animal" (the old defaults)
+    result = train(seed_x, replace(RECOMMENDED, hidden_dim=32, sparsity_weight=0.03, lr=0.003, epochs=1000, seed=0))
     live = [j for j in range(result.feature_activations.shape[1]) if (result.feature_activations[:, j] > 0).any()]
     groups = group_duplicates(result.feature_activations, result.decoder_directions, seed_tokens, live)
     assert sorted(j for g in groups for j in g.features) == live  # every live feature in exactly one group

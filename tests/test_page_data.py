@@ -66,9 +66,9 @@ def test_first_visit_shows_the_founding_table():
     assert list(shown.value.columns) == ["token", "d0", "d1", "d2", "d3"]
     assert heading(at) == "Table: 8 tokens x 4 dimensions"
     assert errors(at) == []
-    # the table's heatmap, the CSV download and the way on to training
-    assert len(at.get("vega_lite_chart")) == 1
-    assert [b.label for b in at.get("download_button")] == ["Download table as CSV"]
+    # the table's heatmap and geometry, the CSV and concepts downloads and the way on to training
+    assert len(at.get("vega_lite_chart")) == 2
+    assert [b.label for b in at.get("download_button")] == ["Download table as CSV", "Download concepts (JSON)"]
     assert any(link.label == "Next: train an SAE" for link in at.get("page_link"))
 
 

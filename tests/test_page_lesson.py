@@ -29,7 +29,9 @@ def test_the_lesson_is_the_default_page_and_walks_six_steps_on_the_users_state()
         assert [h.value for h in at.header] == [header], step
         assert LINKS[step - 1] in links(at), (step, links(at))
         if step == 2:
-            assert any("3 concepts in 4 dimensions" in m.value and "not* yet" not in m.value for m in at.markdown)
+            assert any("3 named concepts in 4 dimensions" in m.value and "**not superposition**" in m.value
+                       for m in at.markdown)
+            assert len(charts(at)) == 1  # the geometry: tokens, concept arrows
         if step == 3:
             at.session_state["epochs"] = 300  # a short run
             click(at, "Train with these settings")
@@ -58,8 +60,11 @@ def test_the_lesson_is_the_default_page_and_walks_six_steps_on_the_users_state()
 def test_the_superposition_step_says_when_a_table_has_more_concepts_than_dimensions():
     at = start_app(None, query={"lesson_step": "2"})
     assert [h.value for h in at.header] == ["2. Superposition"]
-    click(at, "Load 5 concepts in 3 dimensions")
-    assert any("5 concepts in 3 dimensions" in m.value and "**superposition**" in m.value for m in at.markdown)
+    click(at, "Load the colours-and-shapes example (more concepts than dimensions)")
+    concepts, dims = len(at.session_state["references"]), len(at.session_state["table"].columns) - 1
+    assert concepts > dims
+    assert any(f"{concepts} named concepts in {dims} dimensions" in m.value and "**is superposition**" in m.value
+               for m in at.markdown)
     assert at.query_params["example"] == "colors_and_shapes"  # the URL follows the example loaded
 
 

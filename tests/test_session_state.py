@@ -41,17 +41,17 @@ def test_settings_typed_on_train_survive_every_other_page_and_reach_stability_an
 def test_a_shared_link_with_an_edited_table_trains_its_settings_with_one_click_and_says_so(seed_table):
     table = seed_table.copy()
     table.loc[0, "token"] = "kitten"
-    query = link_query(AppState(config=replace(RECOMMENDED, hidden_dim=5, epochs=200, seed=3)), table).query
-    at = start_app("app_pages/features.py", query=query)
+    state = AppState(config=replace(RECOMMENDED, hidden_dim=5, epochs=200, seed=3))
+    at = start_app("app_pages/features.py", query=link_query(state, table).query)
     assert at.session_state["table"]["token"].tolist()[0] == "kitten"
     assert at.session_state["table_source"] == "table from a link"
     banner = [m.value for m in at.markdown if "You opened a shared link" in m.value]
-    assert banner and "hidden 5, sparsity 0.03, lr 0.003, 200 epochs, seed 3" in banner[0]
+    assert state.describe().startswith("hidden 5, sparsity ") and state.describe().endswith(", 200 epochs, seed 3")
+    assert banner and f"table from a link, {state.describe()}." in banner[0]
     click(at, "Train these settings")
     result = at.session_state["result"]
     assert result.config.hidden_dim == 5 and result.epochs_done == 200 and result.config.seed == 3
-    assert [s.value for s in at.success] == ["Trained the shared link's settings: hidden 5, sparsity 0.03, "
-                                             "lr 0.003, 200 epochs, seed 3."]
+    assert [s.value for s in at.success] == [f"Trained the shared link's settings: {state.describe()}."]
     assert at.session_state["result_tokens"][0] == "kitten"
     assert TABLE_PARAM in at.query_params  # the edited table travels on
     assert not [b for b in at.button if b.label == "Train these settings"]
@@ -60,7 +60,8 @@ def test_a_shared_link_with_an_edited_table_trains_its_settings_with_one_click_a
 def test_copy_link_shows_the_url_and_says_when_the_table_is_too_big_for_it():
     at = start_app(DATA_PAGE)
     (code,) = at.code
-    assert code.value.startswith("?example=seed_tokens&hidden_dim=32&") and TABLE_PARAM not in code.value
+    assert code.value.startswith(f"?example=seed_tokens&hidden_dim={RECOMMENDED.hidden_dim}&")
+    assert TABLE_PARAM not in code.value
     rows = "\n".join(f"t{i}," + ",".join(f"{np.sin(i * 7.1 + d):.6f}" for d in range(8)) for i in range(300))
     at.text_area(key="pasted").set_value("token," + ",".join(f"d{d}" for d in range(8)) + "\n" + rows).run()
     click(at, "Use pasted table")

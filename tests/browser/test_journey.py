@@ -25,7 +25,8 @@ def test_journey_data_upload_train_features(page: Page, app_url: str, artifacts:
         expect(table.locator(f"[data-testid='glide-cell-1-{row}']")).to_have_text(token)
     expect(heading(page, "Table: 8 tokens x 4 dimensions")).to_be_visible()
     expect(sidebar(page)).to_contain_text("Model: not trained yet")
-    expect(page.locator("[data-testid='stVegaLiteChart'] svg.marks")).to_have_count(1, timeout=STEP_S * 1000)
+    # the table's heatmap and its geometry
+    expect(page.locator("[data-testid='stVegaLiteChart'] svg.marks")).to_have_count(2, timeout=STEP_S * 1000)
     no_exception(page)
     screenshot(page, artifacts / "journey-data.png")
 
@@ -61,7 +62,7 @@ def test_journey_data_upload_train_features(page: Page, app_url: str, artifacts:
 
     # ---- Features -------------------------------------------------------------------------------
     go_to(page, "Features")
-    expect(page.get_by_text("Features the example's author expects:")).to_be_visible()
+    expect(page.get_by_text("Named concepts and the closest learned feature:")).to_be_visible()
     charts = page.locator("[data-testid='stVegaLiteChart']")
     expect(charts.first.locator("svg.marks")).to_be_visible(timeout=STEP_S * 1000)
     assert charts.count() == 3  # founding figure, decoder directions, heatmap (cards are text)
