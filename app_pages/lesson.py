@@ -3,13 +3,15 @@
 One chart and one action per step; each step links to the page that does it in full.
 """
 
+from dataclasses import replace
+
 import streamlit as st
 
-from app_pages.session import (current_table, example_label, load_table, result_is_stale, setting, show_chart,
-                               store_result, training_config)
+from app_pages.session import (current_table, example_label, load_table, result_is_stale, set_settings, setting,
+                               show_chart, store_result, training_config)
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
-from sae_core.examples import load_example
+from sae_core.examples import example_settings, load_example
 from sae_core.features import FeatureGroup, group_duplicates
 from sae_core.geometry import superposition_sentence, table_geometry
 from sae_core.stability import stability
@@ -37,6 +39,8 @@ st.markdown(
 step = st.radio("Step", list(STEPS), key="lesson_step", horizontal=True,
                 format_func=lambda n: f"{n}. {STEPS[n]}", label_visibility="collapsed")
 st.header(f"{step}. {STEPS[step]}")
+if st.session_state.get("lesson_notice"):
+    st.success(st.session_state.pop("lesson_notice"), icon=":material/check:")
 table = current_table()
 result = st.session_state.get("result")
 
@@ -60,6 +64,17 @@ def run_sweep() -> None:
     st.session_state.sweep_tokens = tokens_of(table)
 
 
+def load_example_with_its_settings(name: str) -> None:
+    """A guided lesson loads an example together with the settings it ships (your seed is kept)."""
+    load_table(load_example(name), example_label(name), example=name)
+    shipped = example_settings(name)
+    if shipped is not None:
+        set_settings(replace(shipped.config, seed=training_config().seed))
+        st.session_state.lesson_notice = (f"Loaded {example_label(name)} with its recommended settings: hidden "
+                                          f"{shipped.config.hidden_dim}, sparsity {shipped.config.sparsity_weight:g}.")
+    st.rerun()
+
+
 def link(page: str, label: str) -> None:
     st.page_link(f"app_pages/{page}.py", label=label, icon=":material/arrow_forward:")
 
@@ -73,8 +88,7 @@ if step == 1:
     )
     show_chart(charts.table_heatmap(table), width="stretch")
     if st.button("Load the founding example", icon=":material/restart_alt:"):
-        load_table(load_example("seed_tokens"), example_label("seed_tokens"), example="seed_tokens")
-        st.rerun()
+        load_example_with_its_settings("seed_tokens")
     link("data", "Edit the table on the Data page")
 
 elif step == 2:
@@ -92,8 +106,7 @@ elif step == 2:
                "arrows: each named concept's direction" + ("; coloured arrows: the features your SAE learned." if fresh
                                                            else "."))
     if st.button("Load the colours-and-shapes example (more concepts than dimensions)", icon=":material/layers:"):
-        load_table(load_example(SUPERPOSED_EXAMPLE), example_label(SUPERPOSED_EXAMPLE), example=SUPERPOSED_EXAMPLE)
-        st.rerun()
+        load_example_with_its_settings(SUPERPOSED_EXAMPLE)
     link("data", "Edit the table and its concepts on the Data page")
 
 elif step == 3:

@@ -7,6 +7,7 @@ import json
 from apptest_helpers import click, start_app
 
 from sae_core.charts import TEXT_PX_PRESENTER
+from sae_core.examples import example_settings
 
 STEP_HEADERS = ["1. The table", "2. Superposition", "3. Train an SAE", "4. Read the features",
                 "5. Seeds and stability", "6. The sparsity trade-off"]
@@ -66,6 +67,10 @@ def test_the_superposition_step_says_when_a_table_has_more_concepts_than_dimensi
     assert any(f"{concepts} named concepts in {dims} dimensions" in m.value and "**is superposition**" in m.value
                for m in at.markdown)
     assert at.query_params["example"] == "colors_and_shapes"  # the URL follows the example loaded
+    shipped = example_settings("colors_and_shapes").config
+    assert at.session_state["settings"]["hidden_dim"] == shipped.hidden_dim  # with the settings it ships
+    assert at.query_params["sparsity_weight"] == repr(shipped.sparsity_weight)
+    assert [s.value for s in at.success][0].startswith("Loaded Colours and shapes")
 
 
 def test_the_lesson_works_in_presenter_mode():
