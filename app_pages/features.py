@@ -119,5 +119,9 @@ for n, group in enumerate(page_groups):
         strongest = sorted(range(len(dims)), key=lambda i: -abs(directions[j][i]))[:6]  # (real tables: 384 dims)
         st.caption("Decoder direction: " + ", ".join(f"{dims[i]} {directions[j][i]:+.2f}" for i in sorted(strongest)))
 
-model_geometry_section(result, result_is_stale())
-building_blocks_section(result, result_is_stale())
+if len(live) <= limits.HEATMAP_MAX_FEATURES:  # these views draw every live feature at once
+    model_geometry_section(result, result_is_stale())
+    building_blocks_section(result, result_is_stale())
+else:
+    st.caption(f"The geometry and building-block views draw every live feature at once; with {len(live):,} live "
+               f"features they are left out (they need at most {limits.HEATMAP_MAX_FEATURES}).")

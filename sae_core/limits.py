@@ -19,4 +19,5 @@ MAX_INIT_DECODER_NORM = 100.0
 MAX_SPARSITY_WEIGHT = 100.0
 MAX_LINK_DATA_CHARS = 2_000  # an edited table + named concepts, compressed, travel in a link up to this
 FEATURES_PER_PAGE = 12  # feature cards (and small-multiple panels) drawn at once on the Features page
-HEATMAP_MAX_FEATURES = 64  # the heatmap shows every feature up to this many, else the page of cards
+HEATMAP_MAX_FEATURES = 64  # the heatmap shows every feature up to this many, else the page of cards; the geometry
+# and building-block views are drawn for models with at most this many live features

@@ -15,7 +15,7 @@ from sae_core.examples import example_names
 from app_pages.feature_sections import CONCEPT_HEADING
 from sae_core.charts import TEXT_PX, TEXT_PX_PRESENTER
 from sae_core.features import FeatureGroup, active_sets, group_duplicates, top_tokens
-from sae_core.limits import FEATURES_PER_PAGE
+from sae_core.limits import FEATURES_PER_PAGE, HEATMAP_MAX_FEATURES
 from sae_core.table import values_of
 from sae_core.training import RECOMMENDED, Trainer
 
@@ -133,7 +133,8 @@ def test_many_features_get_a_sortable_table_and_one_page_of_cards():
     assert len(summary.value) == len(groups)
     assert list(summary.value.columns) == ["feature", "density", "max activation", "top tokens", "copies"]
     assert len(cards(at)) == FEATURES_PER_PAGE
-    assert len(charts(at)) == 3 + 2  # never one chart per feature
+    assert len(charts(at)) == 3  # never one chart per feature (geometry and building blocks left out)
+    assert any(c.value.endswith(f"they need at most {HEATMAP_MAX_FEATURES}).") for c in at.caption)
     at.number_input(key="features_page").set_value(2).run()
     second = [g.representative for g in groups[FEATURES_PER_PAGE:2 * FEATURES_PER_PAGE]]
     assert sorted(int(h.split()[1][1:]) for h in cards(at)) == second  # (cards fill two columns)
