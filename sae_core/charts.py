@@ -245,13 +245,15 @@ def geometry_chart(geometry, size: int = 520) -> alt.LayerChart:
     return alt.layer(*layers).properties(width=size, height=size)
 
 
-def contributions_chart(long: pd.DataFrame, dims: list[str], columns: int = 5) -> alt.FacetChart:
+def contributions_chart(long: pd.DataFrame, dims: list[str], row_width: int = 760) -> alt.FacetChart:
     """A token as building blocks: input, bias, each active feature's part, reconstruction (one panel each).
 
-    ``long`` comes from ``sae_core.contributions.contributions_long``. The reconstruction panel
+    ``long`` comes from ``sae_core.contributions.contributions_long``. All panels sit in one row,
+    read left to right as a sum (narrower when there are many), and the reconstruction panel
     marks the input with black ticks, so a gap shows what an edit broke.
     """
     titles = list(dict.fromkeys(long.sort_values("order")["part"]))
+    width = max(70, min(125, row_width // max(1, len(titles)) - 20))
     kinds = list(dict.fromkeys(long.sort_values("order")["kind"]))
     colours = ["#555555" if k == "input" else "#999999" if k == "bias" else "#222222" if k == "reconstruction"
                else feature_colour(int(k[1:])) for k in kinds]
@@ -266,8 +268,8 @@ def contributions_chart(long: pd.DataFrame, dims: list[str], columns: int = 5) -
         x=alt.X("dimension:N", sort=dims), y="input:Q",
         tooltip=["dimension", alt.Tooltip("input:Q", format=".3f", title="input")],
     ).transform_filter(alt.datum.kind == "reconstruction")
-    return alt.layer(bars, ticks, data=long).properties(width=125, height=170).facet(
+    return alt.layer(bars, ticks, data=long).properties(width=width, height=170).facet(
         facet=alt.Facet("part:N", sort=titles, title=None,
                         header=alt.Header(labelFontSize=LABEL_SIZE, labelColor="#222", labelLimit=0)),
-        columns=columns,
+        columns=len(titles),
     )

@@ -72,4 +72,9 @@ def test_contributions_chart_has_one_panel_per_part_in_order():
     chart = charts.contributions_chart(long, ["d0", "d1"])
     (rows,) = datasets(chart)
     assert len(rows) == 10
-    assert min(font_sizes(chart.to_dict())) >= 14
+    spec = chart.to_dict()
+    assert min(font_sizes(spec)) >= 14
+    assert spec["columns"] == 5 and spec["spec"]["width"] == 125  # one row, read as a sum
+    many = pd.concat([long.assign(part=long["part"] + f" {k}", order=long["order"] + 10 * k) for k in range(2)])
+    wide = charts.contributions_chart(many, ["d0", "d1"]).to_dict()
+    assert wide["columns"] == 10 and wide["spec"]["width"] == 70  # narrower, never under 70 px
