@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from sae_core import charts
+from sae_core.contributions import decoder_bias
 from sae_core.errors import SAEInputError
 from sae_core.examples import example_settings
 from sae_core.features import references_from_json, references_to_json, remove_concept, set_concept
@@ -67,11 +68,12 @@ def concepts_section(table) -> None:
     st.caption("The token sets you expect the SAE to find. The Features and Stability pages compare every "
                "learned feature with them. Renaming or deleting a token in the table updates them.")
     for i, ref in enumerate(refs):
-        name_col, tokens_col, remove_col = st.columns([2, 7, 1], vertical_alignment="bottom")
+        name_col, tokens_col, remove_col = st.columns([2, 6, 1.5], vertical_alignment="bottom")
         name_col.markdown(f"**{ref.name}**")
         chosen = tokens_col.multiselect(f"Tokens of {ref.name}", tokens, default=[t for t in tokens if t in ref.tokens],
                                         key=f"concept_tokens_{version}_{i}", label_visibility="collapsed")
-        if remove_col.button("Remove", key=f"concept_remove_{version}_{i}", help=f"Forget the concept '{ref.name}'"):
+        if remove_col.button("Remove", key=f"concept_remove_{version}_{i}", help=f"Forget the concept '{ref.name}'",
+                             width="stretch"):
             _replace(remove_concept(refs, ref.name))
             st.rerun()
         if set(chosen) != set(ref.tokens):
@@ -113,13 +115,15 @@ def geometry_section(table, result=None) -> None:
     refs = st.session_state.get("references", [])
     st.subheader("Geometry: is this superposition?")
     st.markdown(superposition_sentence(len(refs), len(dims_of(table))))
-    acts = dirs = None
+    acts = dirs = bias = None
     if result is not None:
         acts, dirs = result.feature_activations, result.decoder_directions
-    geometry = table_geometry(values_of(table), tokens_of(table), refs, acts, dirs)
+        bias = decoder_bias(result.model, len(dims_of(table)))
+    geometry = table_geometry(values_of(table), tokens_of(table), refs, acts, dirs, bias)
     st.altair_chart(charts.geometry_chart(geometry), width="content")
     arrows = "Dashed dark arrows: each concept's direction (its tokens' mean minus the mean token)."
     if result is not None:
-        arrows += " Coloured arrows: what each live feature adds to a token at its peak (activation × decoder row)."
+        arrows += (" Coloured arrows: what each live feature adds to a token at its peak (activation × decoder row), "
+                   "drawn from the decoder bias (the cross), where every reconstruction starts.")
     st.caption(f"Tokens projected onto the table's two main directions (PCA), the mean token at the centre; "
                f"this view keeps {geometry.explained:.0%} of the table's variance. {arrows}")

@@ -109,11 +109,6 @@ with chart_col:
 with side_col:
     st.download_button("Download table as CSV", table_to_csv(table), file_name="sae_table.csv",
                        mime="text/csv", icon=":material/download:")
-    refs = st.session_state.get("references", [])
-    if refs:
-        st.markdown("**Features to look for** (named by the example's author):")
-        for ref in refs:
-            st.markdown(f"- *{ref.name}*: {', '.join(sorted(ref.tokens))}")
     st.page_link("app_pages/train.py", label="Next: train an SAE", icon=":material/arrow_forward:")
 
 concepts_section(table)

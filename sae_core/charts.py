@@ -231,19 +231,21 @@ LABEL_SIZE = 14
 def _arrow_heads(arrows: pd.DataFrame) -> pd.DataFrame:
     """Arrow tips with the clockwise angle from 'up' that Vega's triangle needs to point along them."""
     heads = arrows.copy()
-    heads["angle"] = np.degrees(np.arctan2(heads["x"].astype(float), heads["y"].astype(float))) % 360
-    heads["x0"] = 0.0  # every arrow starts at the mean token
-    heads["y0"] = 0.0
+    dx = heads["x"].astype(float) - heads["x0"].astype(float)
+    dy = heads["y"].astype(float) - heads["y0"].astype(float)
+    heads["angle"] = np.degrees(np.arctan2(dx, dy)) % 360
     return heads
 
 
-def geometry_chart(geometry, size: int = 460) -> alt.LayerChart:
+def geometry_chart(geometry, size: int = 520) -> alt.LayerChart:
     """Tokens as points in the table's PCA plane; concepts (dashed, dark) and features (coloured) as arrows.
 
     Both axes share one scale, so angles and lengths on screen are true to the projection.
+    Feature arrows start at the decoder bias, marked with a cross, when the geometry has one.
     """
     points, arrows = geometry.points, geometry.arrows
-    extent = [points["x"].abs().max(), points["y"].abs().max(), *arrows["x"].abs(), *arrows["y"].abs()]
+    extent = [points["x"].abs().max(), points["y"].abs().max(), *arrows["x"].abs(), *arrows["y"].abs(),
+              *arrows["x0"].abs(), *arrows["y0"].abs()]
     limit = max([float(v) for v in extent if pd.notna(v)] + [1e-6]) * 1.25
     axis_x = alt.X("x:Q", scale=alt.Scale(domain=[-limit, limit]), title="principal direction 1",
                    axis=alt.Axis(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelColor="#222", titleColor="#222"))
@@ -271,16 +273,25 @@ def geometry_chart(geometry, size: int = 460) -> alt.LayerChart:
             alt.Chart(heads).mark_text(align="left", dx=10, dy=12, fontSize=LABEL_SIZE, fontWeight="bold").encode(
                 x="x:Q", y="y:Q", text="name:N", color=colour),
         ]
+    if geometry.bias is not None:
+        bias = pd.DataFrame({"x": [geometry.bias[0]], "y": [geometry.bias[1]], "label": ["decoder bias"]})
+        layers += [
+            alt.Chart(bias).mark_point(shape="cross", filled=True, size=200, color="#222222").encode(x="x:Q", y="y:Q"),
+            alt.Chart(bias).mark_text(align="right", dx=-10, dy=-10, fontSize=LABEL_SIZE, color="#222222").encode(
+                x="x:Q", y="y:Q", text="label:N"),
+        ]
     return alt.layer(*layers).properties(width=size, height=size)
 
 
-def contributions_chart(long: pd.DataFrame, dims: list[str], columns: int = 5) -> alt.FacetChart:
+def contributions_chart(long: pd.DataFrame, dims: list[str], row_width: int = 760) -> alt.FacetChart:
     """A token as building blocks: input, bias, each active feature's part, reconstruction (one panel each).
 
-    ``long`` comes from ``sae_core.contributions.contributions_long``. The reconstruction panel
+    ``long`` comes from ``sae_core.contributions.contributions_long``. All panels sit in one row,
+    read left to right as a sum (narrower when there are many), and the reconstruction panel
     marks the input with black ticks, so a gap shows what an edit broke.
     """
     titles = list(dict.fromkeys(long.sort_values("order")["part"]))
+    width = max(70, min(125, row_width // max(1, len(titles)) - 20))
     kinds = list(dict.fromkeys(long.sort_values("order")["kind"]))
     colours = ["#555555" if k == "input" else "#999999" if k == "bias" else "#222222" if k == "reconstruction"
                else feature_colour(int(k[1:])) for k in kinds]
@@ -295,8 +306,8 @@ def contributions_chart(long: pd.DataFrame, dims: list[str], columns: int = 5) -
         x=alt.X("dimension:N", sort=dims), y="input:Q",
         tooltip=["dimension", alt.Tooltip("input:Q", format=".3f", title="input")],
     ).transform_filter(alt.datum.kind == "reconstruction")
-    return alt.layer(bars, ticks, data=long).properties(width=125, height=170).facet(
+    return alt.layer(bars, ticks, data=long).properties(width=width, height=170).facet(
         facet=alt.Facet("part:N", sort=titles, title=None,
                         header=alt.Header(labelFontSize=LABEL_SIZE, labelColor="#222", labelLimit=0)),
-        columns=columns,
+        columns=len(titles),
     )

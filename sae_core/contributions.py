@@ -43,6 +43,13 @@ class TokenContributions:
 
 
 @torch.no_grad()
+def decoder_bias(model, d_in: int) -> np.ndarray:
+    """What the decoder outputs with every feature off, (D,): ``decode(0)``."""
+    hidden = model.encode(torch.zeros(1, d_in)).shape[-1]
+    return model.decode(torch.zeros(1, 1, hidden))[0, 0].double().numpy()
+
+
+@torch.no_grad()
 def token_contributions(model, x_D, token: str = "", scales: dict[int, float] | None = None) -> TokenContributions:
     """One token's reconstruction as bias + one part per active feature, with optional edits.
 

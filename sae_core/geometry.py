@@ -4,8 +4,10 @@ Superposition means *more concepts than dimensions*: then concept directions can
 at right angles, and no dimension means one thing. This module projects the table onto its
 two principal components (PCA, centred on the mean token) so a class can see the points,
 the named concepts' directions (mean of a concept's tokens minus the mean token) and the
-learned decoder directions (what a feature adds at its peak activation), all from the
-mean token at the origin. The projection keeps ``explained`` of the table's variance; the
+learned decoder directions (what a feature adds at its peak activation). Concept arrows start
+at the mean token (the origin); feature arrows start at the decoder bias, the point every
+reconstruction is built from, so bias + a feature's arrow lands where that feature alone
+would put a token. The projection keeps ``explained`` of the table's variance; the
 rest is out of the picture, and the page says so.
 """
 
@@ -22,9 +24,10 @@ from .features import ReferenceFeature
 @dataclass
 class Geometry:
     points: pd.DataFrame  # token, x, y
-    arrows: pd.DataFrame  # kind ("concept" or "feature"), name, x, y (tip; every arrow starts at 0, 0)
+    arrows: pd.DataFrame  # kind ("concept" or "feature"), name, x0, y0 (start), x, y (tip)
     explained: float  # fraction of the table's variance the two axes keep
     n_dims: int
+    bias: tuple[float, float] | None = None  # the decoder bias in the plane (where feature arrows start)
 
 
 def pca_axes(x_ND: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -68,8 +71,12 @@ def feature_arrows(feature_activations_NH: np.ndarray, decoder_directions_HD: np
 
 def table_geometry(x_ND: np.ndarray, tokens: list[str], references: list[ReferenceFeature] = (),
                    feature_activations_NH: np.ndarray | None = None,
-                   decoder_directions_HD: np.ndarray | None = None) -> Geometry:
-    """Points, concept arrows and (given a model of this table) feature arrows in the PCA plane."""
+                   decoder_directions_HD: np.ndarray | None = None,
+                   decoder_bias_D: np.ndarray | None = None) -> Geometry:
+    """Points, concept arrows and (given a model of this table) feature arrows in the PCA plane.
+
+    Feature arrows start at the decoder bias when it is given, else at the mean token.
+    """
     x_ND = np.asarray(x_ND, dtype=np.float64)
     mean_D, axes, explained = pca_axes(x_ND)
     xy = (x_ND - mean_D) @ axes.T
@@ -79,13 +86,18 @@ def table_geometry(x_ND: np.ndarray, tokens: list[str], references: list[Referen
         direction = concept_direction(x_ND, tokens, ref)
         if direction is not None:
             tip = axes @ direction
-            rows.append({"kind": "concept", "name": ref.name, "x": tip[0], "y": tip[1]})
+            rows.append({"kind": "concept", "name": ref.name, "x0": 0.0, "y0": 0.0, "x": tip[0], "y": tip[1]})
+    bias = None
     if feature_activations_NH is not None and decoder_directions_HD is not None:
+        start = np.zeros(2)
+        if decoder_bias_D is not None:
+            start = axes @ (np.asarray(decoder_bias_D, dtype=np.float64) - mean_D)
+            bias = (float(start[0]), float(start[1]))
         for j, vector in feature_arrows(feature_activations_NH, decoder_directions_HD).items():
-            tip = axes @ vector
-            rows.append({"kind": "feature", "name": f"F{j}", "x": tip[0], "y": tip[1]})
-    arrows = pd.DataFrame(rows, columns=["kind", "name", "x", "y"])
-    return Geometry(points, arrows, explained, x_ND.shape[1])
+            tip = start + axes @ vector
+            rows.append({"kind": "feature", "name": f"F{j}", "x0": start[0], "y0": start[1], "x": tip[0], "y": tip[1]})
+    arrows = pd.DataFrame(rows, columns=["kind", "name", "x0", "y0", "x", "y"])
+    return Geometry(points, arrows, explained, x_ND.shape[1], bias)
 
 
 def superposition_sentence(n_concepts: int, n_dims: int) -> str:

@@ -40,9 +40,10 @@ def font_sizes(node) -> list[float]:
 def test_geometry_chart_draws_points_and_arrows_with_heads_pointing_along_them():
     acts = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.5], [0.0, 0.0]])
     W = np.array([[-1.0, 0.0], [0.0, 2.0]])
-    g = table_geometry(X, TOKENS, [ReferenceFeature("east", frozenset({"east"}))], acts, W)
+    g = table_geometry(X, TOKENS, [ReferenceFeature("east", frozenset({"east"}))], acts, W, np.array([0.0, 1.0]))
     chart = charts.geometry_chart(g)
-    points, heads = datasets(chart)
+    points, heads, bias = datasets(chart)
+    assert bias.to_dict("records") == [{"x": 0.0, "y": 1.0, "label": "decoder bias"}]
     assert points["token"].tolist() == TOKENS
     assert heads["name"].tolist() == ["east", "F0", "F1"] and heads["kind"].tolist() == ["concept", "feature", "feature"]
     # east arrow points right (90 degrees clockwise from up), F0 left (270), F1 up (0)
@@ -52,6 +53,7 @@ def test_geometry_chart_draws_points_and_arrows_with_heads_pointing_along_them()
     x_domain = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]
     assert x_domain == spec["layer"][0]["encoding"]["y"]["scale"]["domain"]  # one scale: true angles
     assert x_domain[1] == pytest.approx(2.0 * 1.25)
+    assert heads[["x0", "y0"]].to_numpy().tolist() == [[0, 0], [0, 1], [0, 1]]  # features start at the bias
 
 
 def test_geometry_chart_without_arrows_has_only_points():
@@ -70,4 +72,9 @@ def test_contributions_chart_has_one_panel_per_part_in_order():
     chart = charts.contributions_chart(long, ["d0", "d1"])
     (rows,) = datasets(chart)
     assert len(rows) == 10
-    assert min(font_sizes(chart.to_dict())) >= 14
+    spec = chart.to_dict()
+    assert min(font_sizes(spec)) >= 14
+    assert spec["columns"] == 5 and spec["spec"]["width"] == 125  # one row, read as a sum
+    many = pd.concat([long.assign(part=long["part"] + f" {k}", order=long["order"] + 10 * k) for k in range(2)])
+    wide = charts.contributions_chart(many, ["d0", "d1"]).to_dict()
+    assert wide["columns"] == 10 and wide["spec"]["width"] == 70  # narrower, never under 70 px

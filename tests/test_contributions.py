@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sae_core.contributions import token_contributions
+from sae_core.contributions import decoder_bias, token_contributions
 from sae_core.training import RECOMMENDED, train
 
 
@@ -36,6 +36,7 @@ def test_parts_add_up_to_the_models_own_reconstruction(model_and_x, row):
     np.testing.assert_allclose(tc.original, decode_of(model, f_H), atol=1e-6)
     np.testing.assert_allclose(tc.reconstruction, tc.original, atol=1e-5)
     np.testing.assert_allclose(tc.bias, model.b_dec[0].detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(decoder_bias(model, 4), tc.bias, atol=1e-12)
     W = model.W_dec[0].detach().numpy()
     for j, part in tc.parts.items():  # activation times decoder row
         np.testing.assert_allclose(part, f_H[j] * W[j], atol=1e-6)

@@ -42,7 +42,8 @@ def test_table_geometry_points_and_concept_arrows():
     np.testing.assert_allclose(g.points[["x", "y"]].to_numpy(), [[2, 0], [-2, 0], [0, 1], [0, -1]], atol=1e-12)
     assert g.points["token"].tolist() == TOKENS and g.n_dims == 3
     assert g.arrows["name"].tolist() == ["east side", "vertical"]  # a concept with no token in the table has no arrow
-    np.testing.assert_allclose(g.arrows[["x", "y"]].to_numpy(), [[2, 0], [0, 0]], atol=1e-12)
+    np.testing.assert_allclose(g.arrows[["x0", "y0", "x", "y"]].to_numpy(), [[0, 0, 2, 0], [0, 0, 0, 0]], atol=1e-12)
+    assert g.bias is None
 
 
 def test_concept_direction_is_its_mean_minus_the_mean_token():
@@ -61,6 +62,10 @@ def test_feature_arrows_are_peak_activation_times_decoder_row_for_live_features(
     g = table_geometry(X, TOKENS, [], np.vstack([acts, acts]), W)
     assert g.arrows["kind"].tolist() == ["feature", "feature"] and g.arrows["name"].tolist() == ["F0", "F2"]
     np.testing.assert_allclose(g.arrows[["x", "y"]].to_numpy(), [[2, 0], [0, -1]], atol=1e-12)
+    # given the decoder bias, feature arrows start there (the mean token X's mean is (0, 0, 1))
+    g = table_geometry(X, TOKENS, [], np.vstack([acts, acts]), W, decoder_bias_D=np.array([0.5, 0.25, 1.0]))
+    assert g.bias == pytest.approx((0.5, 0.25))
+    np.testing.assert_allclose(g.arrows[["x0", "y0", "x", "y"]].to_numpy(), [[0.5, 0.25, 2.5, 0.25], [0.5, 0.25, 0.5, -0.75]])
 
 
 def test_superposition_sentence_for_the_two_examples():

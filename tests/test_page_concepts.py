@@ -173,3 +173,27 @@ def test_stability_shows_exact_counts_median_jaccard_and_absorption():
         assert f"- *{name}*: exact in **{count}/4** seeds, median best Jaccard **" in text
     assert "**Why the nested concept is the fragile one.** *not an animal* contains *robot/AI*" in text
     assert "feature absorption" in text
+
+
+# ---- concepts follow the table's token edits ----------------------------------------------------
+
+
+def edit_table(at, **changes):
+    (frame,) = [d for d in at.dataframe if d.editing_mode != "read_only"]
+    at.session_state[frame.key] = {"edited_rows": {}, "added_rows": [], "deleted_rows": [], **changes}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_concepts_follow_a_token_rename_a_deletion_and_take_a_new_token():
+    at = start_app(DATA_PAGE)
+    edit_table(at, edited_rows={0: {"token": "kitty"}})
+    assert refs(at)["animal"] == {"kitty", "happy cat", "dog", "loyal dog"}
+    assert concept_box(at, "animal").value == ["kitty", "happy cat", "dog", "loyal dog"]
+    edit_table(at, edited_rows={0: {"token": "kitty"}}, deleted_rows=[6, 7])  # robot, AI assistant
+    assert refs(at) == {"animal": {"kitty", "happy cat", "dog", "loyal dog"}, "not an animal": {"not cat", "not dog"}}
+    edit_table(at, edited_rows={0: {"token": "kitty"}}, deleted_rows=[6, 7],
+               added_rows=[{"token": "kitten", "d0": 0.81, "d1": 0.31, "d2": 0.11, "d3": 0.05}])
+    concept_box(at, "animal").set_value(["kitty", "happy cat", "dog", "loyal dog", "kitten"]).run()
+    assert refs(at)["animal"] == {"kitty", "happy cat", "dog", "loyal dog", "kitten"}
+    assert "2 named concepts in 4 dimensions" in markdown(at)

@@ -19,7 +19,7 @@ CONCEPTS = "Named concepts and the closest learned feature:"
 def pick(page: Page, box, tokens: list[str]) -> None:
     """Choose tokens in a Streamlit multiselect by typing each one."""
     for token in tokens:
-        box.click()
+        box.locator("input").click()  # the text field, not a chip's remove button
         page.keyboard.type(token)
         page.get_by_role("option", name=token, exact=True).click()
         wait_idle(page)
@@ -60,7 +60,7 @@ def test_kitten_then_building_blocks(page: Page, app_url: str, artifacts: Path):
 
     # ---- add kitten to the concept on the Data page: the same kind of feature is now exact ----------
     go_to(page, "Data")
-    pick(page, page.locator("[data-testid='stMultiSelect']").first, ["kitten"])
+    pick(page, page.locator("[data-testid='stMultiSelect']").filter(has_text="loyal dog").first, ["kitten"])
     train(page)
     expect(page.get_by_text(re.compile(r"animal → F\d+, exact"))).to_be_visible()
 

@@ -31,7 +31,7 @@ def test_journey_data_upload_train_features(page: Page, app_url: str, artifacts:
     screenshot(page, artifacts / "journey-data.png")
 
     # ---- a bad CSV through the real file uploader ------------------------------------------------
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(files=[{
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(files=[{
         "name": "bad.csv", "mimeType": "text/csv", "buffer": b"name,d0,d1\ncat,0.8,0.3\ndog,0.7,0.2\n",
     }])
     error = page.locator("[data-testid='stAlertContentError']")
