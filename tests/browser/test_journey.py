@@ -65,7 +65,8 @@ def test_journey_data_upload_train_features(page: Page, app_url: str, artifacts:
     expect(page.get_by_text("Named concepts and the closest learned feature:")).to_be_visible()
     charts = page.locator("[data-testid='stVegaLiteChart']")
     expect(charts.first.locator("svg.marks")).to_be_visible(timeout=STEP_S * 1000)
-    assert charts.count() == 3  # founding figure, decoder directions, heatmap (cards are text)
+    # founding figure, decoder directions, heatmap (cards are text), geometry, building blocks
+    expect(charts).to_have_count(5, timeout=STEP_S * 1000)
     expect(page.get_by_text("Top tokens:").first).to_be_visible()
     expect(heading(page, "Heatmap: features x tokens")).to_be_visible()
     no_exception(page)
