@@ -63,8 +63,7 @@ def init_session() -> None:
         concepts = concepts_from_param(query[CONCEPTS_PARAM], tokens_of(current_table()))
         if concepts is not None:
             st.session_state.references = concepts
-    if carries_settings(query):
-        st.session_state.opened_link = state.describe()
+    st.session_state.opened_link = carries_settings(query)
 
 
 def keep_settings() -> None:
@@ -121,6 +120,7 @@ def load_table(table: pd.DataFrame, source: str, example: str | None = None) -> 
     st.session_state.references_example = example
     st.session_state.example_table = table if example else None
     st.session_state.references = []
+    st.session_state.opened_link = False  # a table of one's own: no longer the link's
     replace_table(table)
     st.session_state.references = example_references(example, table) if example else []
 
@@ -225,9 +225,9 @@ def link_banner() -> None:
     """A visitor who opened a shared link: say what it carries and train it with one click."""
     if st.session_state.get("link_trained"):
         st.success(st.session_state.pop("link_trained"), icon=":material/link:")
-    described = st.session_state.get("opened_link")
-    if not described or st.session_state.get("result") is not None:
+    if not st.session_state.get("opened_link") or st.session_state.get("result") is not None:
         return
+    described = app_state().describe()
     box = st.container(border=True)
     box.markdown(f":material/link: **You opened a shared link:** {st.session_state.table_source}, {described}.")
     if box.button("Train these settings", type="primary", icon=":material/play_arrow:", key="train_link"):
@@ -237,7 +237,7 @@ def link_banner() -> None:
         except SAEInputError as error:
             box.error(f"Cannot train: {error}")
         else:
-            st.session_state.opened_link = None
+            st.session_state.opened_link = False
             st.session_state.link_trained = f"Trained the shared link's settings: {described}."
             st.rerun()
 

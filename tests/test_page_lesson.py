@@ -61,6 +61,7 @@ def test_the_lesson_is_the_default_page_and_walks_six_steps_on_the_users_state()
 def test_the_superposition_step_says_when_a_table_has_more_concepts_than_dimensions():
     at = start_app(None, query={"lesson_step": "2"})
     assert [h.value for h in at.header] == ["2. Superposition"]
+    assert any("You opened a shared link" in m.value for m in at.markdown)
     click(at, "Load the colours-and-shapes example (more concepts than dimensions)")
     concepts, dims = len(at.session_state["references"]), len(at.session_state["table"].columns) - 1
     assert concepts > dims
@@ -71,6 +72,7 @@ def test_the_superposition_step_says_when_a_table_has_more_concepts_than_dimensi
     assert at.session_state["settings"]["hidden_dim"] == shipped.hidden_dim  # with the settings it ships
     assert at.query_params["sparsity_weight"] == repr(shipped.sparsity_weight)
     assert [s.value for s in at.success][0].startswith("Loaded Colours and shapes")
+    assert not any("You opened a shared link" in m.value for m in at.markdown)  # a table of one's own now
 
 
 def test_the_lesson_works_in_presenter_mode():
