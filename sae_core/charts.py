@@ -237,6 +237,26 @@ def _arrow_heads(arrows: pd.DataFrame) -> pd.DataFrame:
     return heads
 
 
+def _staggered_labels(points: pd.DataFrame, limit: float, size: int, placed: list | None = None,
+                      first_dy: float = -8.0) -> pd.DataFrame:
+    """Labels moved down, one line at a time, off labels already placed nearby (in pixels).
+
+    Tokens close in the plane (cat, happy cat) would otherwise print on top of each other.
+    ``placed`` collects the labels' pixel positions, so a second call (arrow names) avoids the first.
+    """
+    placed = [] if placed is None else placed
+    offsets = []
+    for x, y in zip(points["x"], points["y"]):
+        px, py = (x + limit) / (2 * limit) * size, (limit - y) / (2 * limit) * size
+        dy = first_dy
+        while any(abs(px - qx) < 90 and abs(py + dy - qy) < LABEL_SIZE for qx, qy in placed):
+            dy += LABEL_SIZE + 2
+        placed.append((px, py + dy))
+        offsets.append(dy)
+    # Vega-Lite's yOffset is not drawn for text here, so move the label in data units instead.
+    return points.assign(label_dy=offsets, label_y=points["y"] - np.array(offsets, dtype=float) * (2 * limit / size))
+
+
 def geometry_chart(geometry, size: int = 520) -> alt.LayerChart:
     """Tokens as points in the table's PCA plane; concepts (dashed, dark) and features (coloured) as arrows.
 
@@ -251,17 +271,20 @@ def geometry_chart(geometry, size: int = 520) -> alt.LayerChart:
                    axis=alt.Axis(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelColor="#222", titleColor="#222"))
     axis_y = alt.Y("y:Q", scale=alt.Scale(domain=[-limit, limit]), title="principal direction 2",
                    axis=alt.Axis(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelColor="#222", titleColor="#222"))
+    placed: list[tuple[float, float]] = []
+    points = _staggered_labels(points, limit, size, placed)
     dots = alt.Chart(points).mark_circle(size=110, color="#555555", opacity=0.9).encode(
         x=axis_x, y=axis_y, tooltip=["token", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
-    labels = alt.Chart(points).mark_text(align="left", dx=8, dy=-8, fontSize=LABEL_SIZE, color="#222222").encode(
-        x="x:Q", y="y:Q", text="token:N")
+    labels = alt.Chart(points).mark_text(
+        align="left", dx=8, fontSize=LABEL_SIZE, color="#222222").encode(
+        x="x:Q", y="label_y:Q", text="token:N")
     layers = [dots, labels]
     if len(arrows):
         names = arrows["name"].tolist()
         colours = [CONCEPT_COLOUR if kind == "concept" else feature_colour(int(name[1:]))
                    for kind, name in zip(arrows["kind"], names)]
         colour = alt.Color("name:N", scale=alt.Scale(domain=names, range=colours), legend=None)
-        heads = _arrow_heads(arrows)
+        heads = _staggered_labels(_arrow_heads(arrows), limit, size, placed, first_dy=12.0)
         layers += [
             alt.Chart(heads).mark_rule(strokeWidth=3).encode(
                 x="x0:Q", y="y0:Q", x2="x:Q", y2="y:Q", color=colour,
@@ -270,8 +293,8 @@ def geometry_chart(geometry, size: int = 520) -> alt.LayerChart:
                 tooltip=["kind", "name"]),
             alt.Chart(heads).mark_point(shape="triangle", filled=True, size=160, opacity=1).encode(
                 x="x:Q", y="y:Q", angle=alt.Angle("angle:Q", scale=None), color=colour),
-            alt.Chart(heads).mark_text(align="left", dx=10, dy=12, fontSize=LABEL_SIZE, fontWeight="bold").encode(
-                x="x:Q", y="y:Q", text="name:N", color=colour),
+            alt.Chart(heads).mark_text(align="left", dx=10, fontSize=LABEL_SIZE, fontWeight="bold").encode(
+                x="x:Q", y="label_y:Q", text="name:N", color=colour),
         ]
     if geometry.bias is not None:
         bias = pd.DataFrame({"x": [geometry.bias[0]], "y": [geometry.bias[1]], "label": ["decoder bias"]})

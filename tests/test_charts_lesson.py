@@ -78,3 +78,10 @@ def test_contributions_chart_has_one_panel_per_part_in_order():
     many = pd.concat([long.assign(part=long["part"] + f" {k}", order=long["order"] + 10 * k) for k in range(2)])
     wide = charts.contributions_chart(many, ["d0", "d1"]).to_dict()
     assert wide["columns"] == 10 and wide["spec"]["width"] == 70  # narrower, never under 70 px
+
+
+def test_labels_of_tokens_close_together_are_staggered():
+    x = np.array([[1.0, 0.0], [1.001, 0.0], [1.002, 0.001], [-1.0, 0.0]])
+    g = table_geometry(x, ["cat", "happy cat", "kitten", "robot"])
+    points, = datasets(charts.geometry_chart(g))
+    assert points["label_dy"].tolist() == [-8.0, 8.0, 24.0, -8.0]  # robot is far away: not moved
