@@ -5,7 +5,7 @@ import math
 import streamlit as st
 
 from app_pages.feature_sections import building_blocks_section, concept_matches_section, model_geometry_section
-from app_pages.session import result_is_stale, setting, show_chart
+from app_pages.session import result_is_stale, show_chart
 from sae_core import charts, limits
 from sae_core.features import FeatureGroup, active_sets, feature_summary, group_duplicates, top_tokens
 
@@ -63,8 +63,12 @@ if not 1 <= st.session_state.get("features_page", 1) <= pages:
 by_feature = {g.representative: g for g in groups}
 if st.session_state.get("feature", -1) not in (-1, *by_feature):
     st.session_state.feature = -1
+p1, p2 = st.columns(2)
+p2.selectbox("Open a feature", [-1, *by_feature], key="feature", format_func=lambda j: "— all —" if j < 0 else f"F{j}",
+             help="Show only this feature (and its copies) below; the link then opens it too.")
 if len(groups) > per_page:
     # thousands of features: one sortable table, cards only for the chosen page or feature
+    p1.number_input(f"Page (of {pages:,})", 1, pages, step=1, key="features_page")
     st.subheader("All features")
     st.caption("Click a column heading to sort (by density or by peak activation). Cards below are "
                f"drawn for one page of {per_page} features, or for the feature you open.")
@@ -73,15 +77,9 @@ if len(groups) > per_page:
     st.dataframe(summary, hide_index=True, height=300, width="stretch",
                  column_config={"density": st.column_config.ProgressColumn("density", format="percent"),
                                 "max activation": st.column_config.NumberColumn(format="%.3f")})
-    p1, p2 = st.columns(2)
-    p1.number_input(f"Page (of {pages:,})", 1, pages, step=1, key="features_page")
-    p2.selectbox("Open a feature", [-1, *by_feature], key="feature",
-                 format_func=lambda j: "— none —" if j < 0 else f"F{j}")
-    page_groups = groups[(setting("features_page") - 1) * per_page:][:per_page]
-    if st.session_state.feature >= 0:
-        page_groups = [by_feature[st.session_state.feature]]
-else:
-    page_groups = groups
+page_groups = groups[(st.session_state.features_page - 1) * per_page:][:per_page]
+if st.session_state.feature >= 0:
+    page_groups = [by_feature[st.session_state.feature]]
 shown = [g.representative for g in page_groups]
 
 # ---- the founding figure and the heatmap --------------------------------------------------------

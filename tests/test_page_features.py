@@ -104,6 +104,10 @@ def test_after_training_the_page_shows_charts_and_a_card_per_group_of_copies():
         assert f"Dead features (fire on no token): {', '.join(f'F{j}' for j in dead)}." in [c.value for c in at.caption]
     assert not at.warning  # neither stale nor stopped
     assert not [s for s in at.subheader if s.value == "All features"]  # few features: no table, no pages
+    # open one feature: only its card, and the link says which
+    opened = groups[-1].representative
+    at.selectbox(key="feature").set_value(opened).run()
+    assert [h.split()[1] for h in cards(at)] == [f"F{opened}"] and at.query_params["feature"] == str(opened)
 
 
 def test_show_every_copy_and_dead_features_gives_one_card_each():
@@ -142,6 +146,11 @@ def test_many_features_get_a_sortable_table_and_one_page_of_cards():
     at.selectbox(key="feature").set_value(groups[-1].representative).run()
     assert [int(h.split()[1][1:]) for h in cards(at)] == [groups[-1].representative]
     assert at.query_params["feature"] == str(groups[-1].representative)
+    at.selectbox(key="feature").set_value(-1).run()
+    at.toggle(key="show_copies").set_value(False).run()  # (fewer groups: page 2 may no longer exist)
+    at.session_state["features_page"] = 999  # e.g. from an old link: falls back to page 1
+    at.run()
+    assert not at.exception and cards(at)
 
 
 def test_presenter_switch_enlarges_chart_text_and_stays_on_across_pages():
