@@ -64,11 +64,11 @@ by_feature = {g.representative: g for g in groups}
 if st.session_state.get("feature", -1) not in (-1, *by_feature):
     st.session_state.feature = -1
 p1, p2 = st.columns(2)
-p2.selectbox("Open a feature", [-1, *by_feature], key="feature", format_func=lambda j: "— all —" if j < 0 else f"F{j}",
+p1.selectbox("Open a feature", [-1, *by_feature], key="feature", format_func=lambda j: "— all —" if j < 0 else f"F{j}",
              help="Show only this feature (and its copies) below; the link then opens it too.")
 if len(groups) > per_page:
     # thousands of features: one sortable table, cards only for the chosen page or feature
-    p1.number_input(f"Page (of {pages:,})", 1, pages, step=1, key="features_page")
+    p2.number_input(f"Page (of {pages:,})", 1, pages, step=1, key="features_page")
     st.subheader("All features")
     st.caption("Click a column heading to sort (by density or by peak activation). Cards below are "
                f"drawn for one page of {per_page} features, or for the feature you open.")
