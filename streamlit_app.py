@@ -3,17 +3,21 @@
 import streamlit as st
 import torch
 
-from app_pages.session import init_session, settle_interrupted_run, sidebar_status
+from app_pages.session import (init_session, keep_settings, link_banner, settle_interrupted_run, sidebar_controls,
+                               sidebar_status, sync_url)
 
 # One thread per session: on a shared server one visitor's training cannot take every core.
 torch.set_num_threads(1)
 
 st.set_page_config(page_title="SAE Playground", page_icon=":material/scatter_plot:", layout="wide")
 init_session()
+keep_settings()
 settle_interrupted_run()
+sync_url()
 
 pages = st.navigation([
-    st.Page("app_pages/data.py", title="Data", icon=":material/table:", default=True),
+    st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/table:"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/features.py", title="Features", icon=":material/insights:"),
     st.Page("app_pages/stability.py", title="Stability", icon=":material/verified:"),
@@ -25,5 +29,7 @@ pages = st.navigation([
 # before the page runs and again after it, so it never lags one rerun behind.
 status = st.sidebar.empty()
 sidebar_status(status.container())
+sidebar_controls()
+link_banner()
 pages.run()
 sidebar_status(status.container())

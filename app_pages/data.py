@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from app_pages.session import current_table, example_label, load_table, replace_table, update_table_from_editor
+from app_pages.concept_editor import concepts_section, example_settings_offer, geometry_section
+from app_pages.session import (current_table, example_label, load_table, replace_table, show_chart,
+                               update_table_from_editor)
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.examples import example_names, load_example
@@ -27,6 +29,7 @@ with source_col:
     if st.button("Load example", help="Replace the current table with this example"):
         load_table(load_example(example), example_label(example), example=example)
         st.rerun()
+    example_settings_offer(example)
 with upload_col:
     upload = st.file_uploader(
         "Upload a CSV", type=["csv", "txt"], key="upload",
@@ -102,13 +105,11 @@ with st.expander("Paste a whole table as CSV text"):
 # ---- look at it and take it away ---------------------------------------------------------------
 chart_col, side_col = st.columns([3, 1])
 with chart_col:
-    st.altair_chart(charts.table_heatmap(table), width="stretch")
+    show_chart(charts.table_heatmap(table), width="stretch")
 with side_col:
     st.download_button("Download table as CSV", table_to_csv(table), file_name="sae_table.csv",
                        mime="text/csv", icon=":material/download:")
-    refs = st.session_state.get("references", [])
-    if refs:
-        st.markdown("**Features to look for** (named by the example's author):")
-        for ref in refs:
-            st.markdown(f"- *{ref.name}*: {', '.join(sorted(ref.tokens))}")
     st.page_link("app_pages/train.py", label="Next: train an SAE", icon=":material/arrow_forward:")
+
+concepts_section(table)
+geometry_section(table)

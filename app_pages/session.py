@@ -2,22 +2,34 @@
 
 Keys: ``table`` (the last valid table), ``table_source`` (where it came from),
 ``editor_base`` + ``table_version`` (what the data editor starts from; bumped when the
-table is replaced), ``references`` (named features shipped with an example), ``result``
+table is replaced), ``references`` (the named concepts: an example's, edited on the Data page), ``result``
 (the last trained model) with ``result_tokens``/``result_dims`` (the table it saw),
-``trainer`` (a run in flight) and the training widgets, keyed by TrainConfig field names.
+``trainer`` (a run in flight).
+
+Settings: ``settings`` is the app's own dict of everything the user chose (the training
+settings, keyed by TrainConfig field names, the Presenter switch and each page's choices,
+``sae_core.state.PageChoices``). Streamlit drops a widget's key when its page is not shown, so
+``keep_settings`` runs before every page: a widget key that exists is copied into
+``settings``; one that was dropped is re-seeded from it. Widgets use the same names as keys.
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
-from sae_core.examples import example_references, load_example
-from sae_core.state import TRAINING_FIELDS, AppState
-from sae_core.table import dims_of, tokens_of
-from sae_core.training import TrainConfig, TrainResult
+from sae_core import charts
+from sae_core.errors import SAEInputError
+from sae_core.examples import DEFAULT_EXAMPLE, example_references, load_example
+from sae_core.features import follow_table
+from sae_core.state import (CHOICE_FIELDS, CONCEPTS_PARAM, TABLE_PARAM, TRAINING_FIELDS, AppState, PageChoices,
+                            carries_settings, concepts_from_param, link_query, table_from_param)
+from sae_core.sweep import DEFAULT_GRID
+from sae_core.table import dims_of, tokens_of, values_of
+from sae_core.training import TrainConfig, TrainResult, train
 
 EXAMPLE_LABELS = {
     "seed_tokens": "Founding example: animals vs robots",
@@ -33,39 +45,106 @@ def init_session() -> None:
     """Fill the session with defaults (from the URL, if it carries settings) once per visitor."""
     if "table" in st.session_state:
         return
-    state = AppState.from_query(st.query_params.to_dict())
-    for name in TRAINING_FIELDS:
-        st.session_state.setdefault(name, getattr(state.config, name))
-    st.session_state.setdefault("example", state.example)
+    query = st.query_params.to_dict()
+    state = AppState.from_query(query)
+    settings = {name: getattr(state.config, name) for name in TRAINING_FIELDS}
+    settings |= {name: getattr(state.choices, name) for name in CHOICE_FIELDS}
+    settings["presenter"] = state.presenter
+    settings |= {name: list(value) if isinstance(value, list) else value for name, value in DEFAULT_GRID.items()}
+    settings["example"] = state.example  # the Data page's example menu
+    st.session_state.settings = settings
     st.session_state.table_version = 0
     load_table(load_example(state.example), example_label(state.example), example=state.example)
+    linked_table = table_from_param(query[TABLE_PARAM]) if TABLE_PARAM in query else None
+    if linked_table is not None:
+        load_table(linked_table, "table from a link", example=state.example)
+        st.session_state.example_table = None  # an edited table: it travels on in the link
+    if CONCEPTS_PARAM in query:
+        concepts = concepts_from_param(query[CONCEPTS_PARAM], tokens_of(current_table()))
+        if concepts is not None:
+            st.session_state.references = concepts
+    st.session_state.opened_link = carries_settings(query)
+
+
+def keep_settings() -> None:
+    """Before every page: widget values into the app's ``settings``; dropped widget keys re-seeded.
+
+    The key is written back even when it exists: once its widget is gone, Streamlit would
+    otherwise fall back to the value last *assigned* to the key (the first seed), not the
+    value the user typed.
+    """
+    settings = st.session_state.settings
+    for name, value in settings.items():
+        if name in st.session_state:
+            value = st.session_state[name]
+        settings[name] = st.session_state[name] = value
+
+
+def set_settings(config: TrainConfig) -> None:
+    """Use these training settings everywhere (a recipe button, a link)."""
+    for name in TRAINING_FIELDS:
+        st.session_state.settings[name] = st.session_state[name] = getattr(config, name)
+
+
+def setting(name: str):
+    """The user's current value of one setting or page choice (see ``PageChoices``)."""
+    return st.session_state.settings[name]
+
+
+def app_state() -> AppState:
+    settings = st.session_state.settings
+    return AppState(example=st.session_state.get("references_example") or DEFAULT_EXAMPLE,
+                    config=training_config(), presenter=bool(settings["presenter"]),
+                    choices=PageChoices(**{name: int(settings[name]) for name in CHOICE_FIELDS}))
+
+
+def current_link():
+    """The URL query reproducing what is on screen: settings, choices and, when the table or the
+    named concepts were edited, those too (``Link.data_left_out`` when they are too big)."""
+    table = current_table()
+    example = st.session_state.get("references_example")
+    edited_table = st.session_state.get("example_table") is None or not table.equals(st.session_state.example_table)
+    refs = st.session_state.get("references", [])
+    edited_refs = refs != (example_references(example, table) if example else [])
+    return link_query(app_state(), table if edited_table else None, refs if edited_refs else None)
+
+
+def sync_url() -> None:
+    """Write what is on screen into the browser's URL (every run, before the page)."""
+    st.query_params.from_dict(current_link().query)
 
 
 def load_table(table: pd.DataFrame, source: str, example: str | None = None) -> None:
-    """A new table (example, upload, paste): its reference features come only from an example."""
+    """A new table (example, upload, paste): its named concepts come only from an example."""
     st.session_state.table_source = source
     st.session_state.references_example = example
+    st.session_state.example_table = table if example else None
+    st.session_state.references = []
+    st.session_state.opened_link = False  # a table of one's own: no longer the link's
     replace_table(table)
+    st.session_state.references = example_references(example, table) if example else []
 
 
 def replace_table(table: pd.DataFrame) -> None:
     """Replace the whole table (also after a dimension edit): the data editor restarts from it."""
+    follow_references(table)
     st.session_state.table = table
     st.session_state.editor_base = table
     st.session_state.table_version = st.session_state.get("table_version", 0) + 1
-    update_references()
 
 
 def update_table_from_editor(table: pd.DataFrame) -> None:
     """A valid edit in the data editor: keep the editor's own state, just record the table."""
+    follow_references(table)
     st.session_state.table = table
-    update_references()
 
 
-def update_references() -> None:
-    example = st.session_state.get("references_example")
-    table = st.session_state.table
-    st.session_state.references = example_references(example, table) if example else []
+def follow_references(new_table: pd.DataFrame) -> None:
+    """The named concepts (the user may have edited them) follow token renames and deletions."""
+    old = st.session_state.get("table")
+    if old is not None:
+        st.session_state.references = follow_table(st.session_state.get("references", []), tokens_of(old),
+                                                    tokens_of(new_table))
 
 
 def current_table() -> pd.DataFrame:
@@ -73,9 +152,9 @@ def current_table() -> pd.DataFrame:
 
 
 def training_config() -> TrainConfig:
-    """The config the training widgets describe (keys = TrainConfig field names)."""
-    values = {f.name: st.session_state[f.name] for f in fields(TrainConfig) if f.name in st.session_state}
-    return TrainConfig(**values)
+    """The training settings the user chose (kept in ``settings``, whichever page is shown)."""
+    settings = st.session_state.settings
+    return TrainConfig(**{f.name: settings[f.name] for f in fields(TrainConfig) if f.name in settings})
 
 
 def store_result(result: TrainResult) -> None:
@@ -112,6 +191,56 @@ def sidebar_status(where=None) -> None:
         )
 
 
+# ---- on every page: Presenter, the link, a link's one-click training ------------------------------
+
+PRESENTER_CSS = """<style>
+html { font-size: 21px; }
+[data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li { font-size: 1.1rem; }
+</style>"""
+
+
+def sidebar_controls() -> None:
+    """The Presenter switch and the "Copy link" box (with what a link cannot carry)."""
+    st.sidebar.toggle("Presenter", key="presenter",
+                      help="Larger text and charts, for a projector. Stays on across pages and in the link.")
+    if setting("presenter"):
+        st.html(PRESENTER_CSS)
+    link = current_link()
+    with st.sidebar.expander("Copy link", icon=":material/link:"):
+        st.caption("This page with your example, settings and choices (the copy icon is at the right):")
+        st.code((st.context.url or "") + "?" + urlencode(link.query), language=None, wrap_lines=True)
+        if link.data_left_out:
+            st.caption("Your edited table or concepts are too large for a link: share the table's CSV "
+                       "(Download on the Data page) with it.")
+    if link.data_left_out:
+        st.sidebar.caption(":material/info: Too large for a link: share the CSV from the Data page.")
+
+
+def show_chart(chart, **kwargs):
+    """``st.altair_chart`` with projector-readable text (larger in Presenter mode)."""
+    return st.altair_chart(charts.readable(chart, presenter=bool(setting("presenter"))), **kwargs)
+
+
+def link_banner() -> None:
+    """A visitor who opened a shared link: say what it carries and train it with one click."""
+    if st.session_state.get("link_trained"):
+        st.success(st.session_state.pop("link_trained"), icon=":material/link:")
+    if not st.session_state.get("opened_link") or st.session_state.get("result") is not None:
+        return
+    described = app_state().describe()
+    box = st.container(border=True)
+    box.markdown(f":material/link: **You opened a shared link:** {st.session_state.table_source}, {described}.")
+    if box.button("Train these settings", type="primary", icon=":material/play_arrow:", key="train_link"):
+        try:
+            with st.spinner("Training the link's settings…"):
+                store_result(train(values_of(current_table()), training_config()))
+        except SAEInputError as error:
+            box.error(f"Cannot train: {error}")
+        else:
+            st.session_state.opened_link = False
+            st.session_state.link_trained = f"Trained the shared link's settings: {described}."
+            st.rerun()
+
 
 def settle_interrupted_run() -> None:
     """Keep what a run interrupted by Stop (or by any click, on any page) had learned.
@@ -139,5 +268,7 @@ def settle_interrupted_run() -> None:
             )
 
 
-__all__ = ["example_label", "init_session", "load_table", "replace_table", "update_table_from_editor",
+__all__ = ["example_label", "init_session", "keep_settings", "set_settings", "setting",
+           "app_state", "current_link", "sync_url", "sidebar_controls",
+           "show_chart", "link_banner", "load_table", "replace_table", "update_table_from_editor",
            "current_table", "training_config", "store_result", "settle_interrupted_run", "result_is_stale", "sidebar_status"]

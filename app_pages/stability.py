@@ -5,8 +5,9 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
+from app_pages.feature_sections import stability_concepts_section
 from app_pages.runs import keep_stability, run_stoppable, stop_button
-from app_pages.session import current_table, training_config
+from app_pages.session import current_table, show_chart, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.stability import MATCH_COSINE, seeds_trainer
@@ -26,7 +27,7 @@ st.caption(
     f"Settings from the Train page: hidden {config.hidden_dim}, sparsity {config.sparsity_weight:g}, "
     f"lr {config.lr:g}, {config.epochs:,} epochs."
 )
-seeds = st.slider("Number of seeds", 2, limits.MAX_SEEDS, 20, key="stability_seeds",
+seeds = st.slider("Number of seeds", 2, limits.MAX_SEEDS, key="stability_seeds",
                   help="Seeds 0, 1, ..., K-1 are trained together.")
 
 b1, b2, _ = st.columns([2, 1, 5])
@@ -54,7 +55,8 @@ k = len(run.seeds)
 st.caption(f"{k} seeds trained together in {run.train_seconds:.2f} s.")
 if run.recovered:
     st.subheader("Named features: in how many seeds were they recovered?")
-    st.altair_chart(charts.recovery_chart(run.recovered, k), width="stretch")
+    show_chart(charts.recovery_chart(run.recovered, k), width="stretch")
+    stability_concepts_section(run, st.session_state.get("references", []))
 
 st.subheader("Consensus features")
 st.caption("Features from different seeds with the same active tokens, or decoder directions that "
@@ -65,7 +67,7 @@ if not shown:
 else:
     titles = [f"{c.seeds}/{k} seeds" + (f": {c.reference}" if c.reference else "") + f" (#{i})"
               for i, c in enumerate(shown)]
-    st.altair_chart(charts.consensus_bars(np.stack([c.activation for c in shown]), titles, run.tokens),
+    show_chart(charts.consensus_bars(np.stack([c.activation for c in shown]), titles, run.tokens),
                     width="content")
 rare = len(run.consensus) - len(shown)
 if rare > 0:

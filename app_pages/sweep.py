@@ -5,7 +5,7 @@ from functools import partial
 import streamlit as st
 
 from app_pages.runs import keep_sweep, run_stoppable, stop_button
-from app_pages.session import current_table, store_result, training_config
+from app_pages.session import current_table, show_chart, store_result, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.sweep import sweep_trainer
@@ -22,11 +22,9 @@ st.markdown(
 table = current_table()
 base = training_config()
 c1, c2, c3 = st.columns(3)
-hidden = c1.multiselect("Hidden sizes", [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64], default=[4, 8, 16],
-                        key="sweep_hidden")
-weights = c2.multiselect("Sparsity weights", [0.0, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0],
-                         default=[0.003, 0.01, 0.03, 0.1], key="sweep_weights")
-n_seeds = c3.number_input("Seeds per setting", 1, limits.MAX_SWEEP_SEEDS, 2, key="sweep_seeds")
+hidden = c1.multiselect("Hidden sizes", [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64], key="sweep_hidden")
+weights = c2.multiselect("Sparsity weights", [0.0, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0], key="sweep_weights")
+n_seeds = c3.number_input("Seeds per setting", 1, limits.MAX_SWEEP_SEEDS, key="sweep_seeds")
 st.caption(f"Other settings from the Train page: lr {base.lr:g}, {base.epochs:,} epochs. "
            f"At most {limits.MAX_GRID} models per sweep.")
 
@@ -51,14 +49,22 @@ if st.session_state.sweep_tokens != tokens_of(table):
     st.warning("The table has changed since this sweep; run it again to use the new table.")
 
 st.caption(f"{len(result.table)} models trained together in {result.train_seconds:.2f} s.")
-event = st.altair_chart(charts.tradeoff_chart(result.table), width="stretch", on_select="rerun",
-                        selection_mode=charts.SWEEP_SELECTION, key="sweep_chart")
-picked = event.selection.get(charts.SWEEP_SELECTION, []) if event else []
+
+
+def pick_clicked_point() -> None:
+    """A click on the chart picks that model (the choice the URL carries)."""
+    picked = st.session_state.sweep_chart.selection.get(charts.SWEEP_SELECTION, [])
+    if picked:
+        st.session_state.sweep_point = int(picked[0]["point"])
+
+
+show_chart(charts.tradeoff_chart(result.table), width="stretch", on_select=pick_clicked_point,
+           selection_mode=charts.SWEEP_SELECTION, key="sweep_chart")
 labels = {int(r.point): f"#{int(r.point)}: hidden {int(r.hidden_dim)}, sparsity {r.sparsity_weight:g}, seed {int(r.seed)} "
                         f"(L0 {r.l0:.2f}, EV {r.explained_variance:.1%})" for r in result.table.itertuples()}
-default = int(picked[0]["point"]) if picked else 0
-point = st.selectbox("Model", list(labels), index=list(labels).index(default), format_func=labels.get,
-                     key=f"sweep_point_{default}")
+if st.session_state.get("sweep_point") not in labels:
+    st.session_state.sweep_point = 0
+point = st.selectbox("Model", list(labels), format_func=labels.get, key="sweep_point")
 if st.button("Open its features", icon=":material/insights:"):
     store_result(result.results[point])
     st.switch_page("app_pages/features.py")

@@ -4,12 +4,12 @@ import threading
 
 import streamlit as st
 
-from app_pages.session import current_table, result_is_stale, store_result, training_config
+from app_pages.model_io import model_upload, result_downloads
+from app_pages.session import current_table, result_is_stale, show_chart, store_result, training_config
 from sae_core import charts, limits
 from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import SAEInputError
-from app_pages.model_io import model_upload, result_downloads
-from sae_core.state import TRAINING_FIELDS, AppState
+from sae_core.state import TRAINING_FIELDS
 from sae_core.table import values_of
 from sae_core.training import ARTICLE, RECOMMENDED, Trainer
 
@@ -26,10 +26,6 @@ st.markdown(
 table = current_table()
 
 
-# Fields only some architectures read: the page shows those of the chosen one.
-HIDDEN_SETTINGS = sorted({name for cls in ARCHITECTURES.values() for name in cls.settings()})
-
-
 def use_recipe(config) -> None:
     for name in TRAINING_FIELDS:
         st.session_state[name] = getattr(config, name)
@@ -40,9 +36,6 @@ arch_key = st.selectbox("Architecture", list(ARCHITECTURES), key="architecture",
                         format_func=lambda key: ARCHITECTURES[key].label)
 arch = ARCHITECTURES[arch_key]
 st.caption(arch.summary)
-for name in HIDDEN_SETTINGS:  # keep the user's values of the fields this architecture hides
-    if name not in arch.settings() and name in st.session_state:
-        st.session_state[name] = st.session_state[name]
 
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.number_input("Hidden size (features)", 1, limits.MAX_HIDDEN, step=1, key="hidden_dim",
@@ -101,9 +94,6 @@ with st.expander("Training options (what the field learned after the article)"):
     r1.button("Use recommended settings", on_click=use_recipe, args=(RECOMMENDED,))
     r2.button("Use the article's recipe", on_click=use_recipe, args=(ARTICLE,))
 
-st.query_params.from_dict(AppState(st.session_state.get("example", "seed_tokens"),
-                                   training_config()).to_query())
-
 b1, b2, _ = st.columns([1, 1, 6])
 train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:")
 b2.button("Stop", icon=":material/stop:", help="Stop training and keep what was learned so far")
@@ -124,7 +114,7 @@ if train_clicked:
         def show_progress(log) -> None:
             progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,} — "
                                                  f"loss {log.total[0]:.5f}")
-            live_chart.altair_chart(charts.loss_chart(trainer.history()), width="stretch")
+            live_chart.altair_chart(charts.readable(charts.loss_chart(trainer.history())), width="stretch")
 
         try:
             trainer.fit(on_step=show_progress, every=max(1, trainer.config.epochs // 40), stop=stop_event)
@@ -164,7 +154,7 @@ if st.session_state.get("loaded_model_name") and result.history.empty:
                "read on the current table.")
 else:
     st.caption(f"{result.epochs_done:,} epochs in {result.train_seconds:.2f} s, seed {result.config.seed}.")
-    st.altair_chart(charts.loss_chart(result.history), width="stretch")
+    show_chart(charts.loss_chart(result.history), width="stretch")
 
 result_downloads(result, st.session_state.result_dims, st.session_state.result_tokens)
 st.page_link("app_pages/features.py", label="Next: see the features it learned", icon=":material/arrow_forward:")

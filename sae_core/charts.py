@@ -11,12 +11,17 @@ import pandas as pd
 
 from .table import TOKEN, dims_of
 
-# Tableau-20 without its greys: a colour per feature; cycles past 18 features.
+# A colour per feature, ordered so that neighbours (F3, F4) never share a hue family and every
+# colour holds up on a projector (no pale yellows or greys); cycles past 12 features.
 FEATURE_COLOURS = [
-    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d",
-    "#eeca3b", "#2f4b7c", "#d45087", "#66c2a5", "#a05195", "#ffa600", "#003f5c", "#8c6d31",
-    "#637939", "#7b4173",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#17becf", "#7f7f00", "#003f5c", "#ff4f9a", "#b8860b",
 ]
+TEXT_COLOUR = "#1a1a1a"  # axis text: dark, for a projector
+TEXT_PX, TEXT_PX_PRESENTER = 14, 20  # smallest chart text, normal and in Presenter mode
+ZERO_COLOUR = "#ffffff"  # a silent feature, in every heatmap
+ZERO_TO_PEAK = ["#e5f5e0", "#00441b"]  # a feature's activation, faint to strong green
+HEATMAP_ROW_PX = 26  # one feature row of the heatmap, whatever the number of features
 DEAD_COLOUR = "#bbbbbb"
 LOSS_COLOURS = {"total": "#333333", "reconstruction": "#4c78a8", "sparsity": "#f58518", "auxk": "#54a24b"}
 
@@ -31,7 +36,21 @@ def feature_colour(j: int) -> str:
 
 def _token_axis(title: str | None = None) -> alt.Axis:
     """Every token labelled (Vega otherwise drops labels that would overlap)."""
-    return alt.Axis(labelAngle=-45, labelOverlap=False, labelLimit=90, title=title)
+    return alt.Axis(labelAngle=-45, labelOverlap=False, labelLimit=160, title=title)
+
+
+def readable(chart, presenter: bool = False):
+    """Chart text at least 14 px (20 px in Presenter mode) and dark; Presenter also enlarges the panels."""
+    px = TEXT_PX_PRESENTER if presenter else TEXT_PX
+    if presenter and isinstance(chart, alt.FacetChart):
+        inner = chart.spec
+        chart = chart.copy(deep=True)
+        chart.spec = inner.properties(width=int(inner.width * 1.35), height=int(inner.height * 1.35))
+        chart.columns = min(chart.columns, 2)  # two larger panels a row still fit at 1280 px
+    return (chart.configure_axis(labelFontSize=px, titleFontSize=px + 1, labelColor=TEXT_COLOUR, titleColor=TEXT_COLOUR)
+            .configure_legend(labelFontSize=px, titleFontSize=px + 1, labelColor=TEXT_COLOUR, titleColor=TEXT_COLOUR)
+            .configure_header(labelFontSize=px + 1, labelColor=TEXT_COLOUR, titleFontSize=px + 1)
+            .configure_title(fontSize=px + 2, color=TEXT_COLOUR))
 
 
 def _feature_scale(names: list[str], colours: list[str]) -> alt.Scale:
@@ -59,7 +78,7 @@ def table_heatmap(table: pd.DataFrame) -> alt.Chart:
         y=alt.Y("token:N", sort=table[TOKEN].tolist(), title="Token", axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("value:Q", scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True), title="Value"),
         tooltip=[TOKEN, "dimension", alt.Tooltip("value:Q", format=".3f")],
-    ).properties(height=max(120, 22 * len(table)))
+    ).properties(height=alt.Step(HEATMAP_ROW_PX))  # a row per token, tall enough for its label
 
 
 def loss_chart(history: pd.DataFrame) -> alt.Chart:
@@ -77,19 +96,18 @@ def loss_chart(history: pd.DataFrame) -> alt.Chart:
     ).properties(height=260)
 
 
-def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns: int = 4,
+def feature_bars(feature_activations_NH: np.ndarray, tokens: list[str], columns: int = 3,
                  shown: list[int] | None = None) -> alt.FacetChart:
     """The founding figure: one small bar chart per feature (all, or those in ``shown``)."""
     acts = np.asarray(feature_activations_NH)
-    dead = (acts > 0).sum(axis=0) == 0
-    titles = [f"{feature_name(j)} (dead)" if dead[j] else feature_name(j) for j in range(acts.shape[1])]
-    colours = [DEAD_COLOUR if dead[j] else feature_colour(j) for j in range(acts.shape[1])]
-    long = activations_long(acts, tokens)
-    long["title"] = [titles[j] for j in long["feature_index"]]
-    if shown is not None:
-        long = long[long["feature_index"].isin(shown)]
-        titles = [titles[j] for j in shown]
-        colours = [colours[j] for j in shown]
+    shown = list(range(acts.shape[1])) if shown is None else list(shown)
+    dead = (acts[:, shown] > 0).sum(axis=0) == 0  # (only the shown columns: there may be thousands)
+    titles = [f"{feature_name(j)} (dead)" if dead[n] else feature_name(j) for n, j in enumerate(shown)]
+    colours = [DEAD_COLOUR if dead[n] else feature_colour(j) for n, j in enumerate(shown)]
+    long = activations_long(acts[:, shown], tokens)
+    long["title"] = [titles[n] for n in long["feature_index"]]
+    long["feature"] = [feature_name(shown[n]) for n in long["feature_index"]]
+    long["feature_index"] = [shown[n] for n in long["feature_index"]]
     return _small_multiples(long, tokens, titles, colours, "Activation", columns, y_scale="shared")
 
 
@@ -103,22 +121,32 @@ def _small_multiples(long: pd.DataFrame, tokens: list[str], titles: list[str], c
         tooltip=["title", "token", alt.Tooltip("activation:Q", format=".3f")],
     ).properties(width=170, height=120).facet(
         facet=alt.Facet("title:N", sort=titles, title=None), columns=columns,
-    ).resolve_scale(y=y_scale)
+    ).resolve_scale(y=y_scale).resolve_axis(x="independent")  # token labels under every panel
 
 
 def feature_heatmap(feature_activations_NH: np.ndarray, tokens: list[str],
                     shown: list[int] | None = None) -> alt.Chart:
-    """Features (rows; all, or those in ``shown``) x tokens (columns), colour = activation, 0 = white."""
-    long = activations_long(feature_activations_NH, tokens)
-    shown = list(range(np.asarray(feature_activations_NH).shape[1])) if shown is None else list(shown)
-    long = long[long["feature_index"].isin(shown)]
-    return alt.Chart(long).mark_rect().encode(
+    """Features (rows; all, or those in ``shown``) x tokens (columns), colour = activation, 0 = white.
+
+    Every row is ``HEATMAP_ROW_PX`` tall however many features there are (one row never fills
+    the chart, 32 never collapse); thin grey cell borders keep white (zero) cells visible.
+    """
+    acts = np.asarray(feature_activations_NH)
+    shown = list(range(acts.shape[1])) if shown is None else list(shown)
+    long = activations_long(acts[:, shown], tokens)
+    long["feature"] = [feature_name(shown[j]) for j in long["feature_index"]]
+    peak = max(float(acts[:, shown].max()) if shown else 0.0, 1e-6)
+    return alt.Chart(long).mark_rect(stroke="#d0d0d0", strokeWidth=0.5).encode(
         x=alt.X("token:N", sort=tokens, axis=_token_axis("Token")),
         y=alt.Y("feature:N", sort=[feature_name(j) for j in shown], title="Feature",
                 axis=alt.Axis(labelOverlap=False)),
-        color=alt.Color("activation:Q", scale=alt.Scale(range=["#ffffff", "#1b7837"], domainMin=0), title="Activation"),
+        # zero is white by rule, not by where it falls on the ramp (a theme may shift the ramp)
+        color=alt.condition("datum.activation > 0",
+                            alt.Color("activation:Q", scale=alt.Scale(domain=[0, peak], range=ZERO_TO_PEAK),
+                                      title="Activation"),
+                            alt.value(ZERO_COLOUR)),
         tooltip=["feature", "token", alt.Tooltip("activation:Q", format=".3f")],
-    ).properties(height=max(120, 22 * len(shown)))
+    ).properties(height=alt.Step(HEATMAP_ROW_PX))
 
 
 def decoder_direction_chart(decoder_directions_HD: np.ndarray, dims: list[str], feature: int) -> alt.Chart:
@@ -130,6 +158,16 @@ def decoder_direction_chart(decoder_directions_HD: np.ndarray, dims: list[str], 
         y=alt.Y("weight:Q", title="Weight"),
         tooltip=["dimension", alt.Tooltip("weight:Q", format=".3f")],
     ).properties(height=140)
+
+
+def decoder_bars(decoder_directions_HD: np.ndarray, dims: list[str], shown: list[int], columns: int = 3) -> alt.FacetChart:
+    """Each shown feature's decoder row as a small bar chart (what it adds to each input dimension)."""
+    rows = np.asarray(decoder_directions_HD)
+    titles = [feature_name(j) for j in shown]
+    long = pd.DataFrame([{"title": feature_name(j), "token": d, "activation": float(rows[j, i])}
+                         for j in shown for i, d in enumerate(dims)], columns=["title", "token", "activation"])
+    return _small_multiples(long, dims, titles, [feature_colour(j) for j in shown], "Decoder weight", columns,
+                            y_scale="shared")
 
 
 def token_bars(feature_activations_NH: np.ndarray, tokens: list[str], feature: int) -> alt.Chart:
@@ -168,7 +206,7 @@ def tradeoff_chart(sweep_table: pd.DataFrame) -> alt.Chart:
     ).add_params(pick).properties(height=380)
 
 
-def consensus_bars(activations_KN: np.ndarray, titles: list[str], tokens: list[str], columns: int = 4) -> alt.FacetChart:
+def consensus_bars(activations_KN: np.ndarray, titles: list[str], tokens: list[str], columns: int = 3) -> alt.FacetChart:
     """One small bar chart per consensus feature (its median activation on each token)."""
     rows = [{"title": titles[k], "index": k, "token": tokens[i], "activation": float(activations_KN[k, i])}
             for k in range(len(titles)) for i in range(len(tokens))]
@@ -191,14 +229,6 @@ def recovery_chart(recovered: dict[str, int], seeds: int) -> alt.Chart:
 # ---- The ground-truth lab (Superposition page) ------------------------------------------------
 LABEL_COLOURS = {"recovered": "#54a24b", "split": "#f58518", "merged": "#b279a2", "missed": "#bbbbbb"}
 TRUE_COLOUR = "#333333"
-
-
-def readable(chart, font_px: int = 14):
-    """Axis, legend and facet text at ``font_px`` (>= 14 px: readable on a projector)."""
-    return (chart.configure_axis(labelFontSize=font_px, titleFontSize=font_px + 1)
-            .configure_legend(labelFontSize=font_px, titleFontSize=font_px + 1, labelLimit=320)
-            .configure_header(labelFontSize=font_px + 1, titleFontSize=font_px + 1)
-            .configure_title(fontSize=font_px + 2))
 
 
 def _model_scale(models: list[str]) -> alt.Scale:
@@ -309,6 +339,8 @@ def direction_arrows_chart(true_FD: np.ndarray, learned: dict[str, np.ndarray], 
 def _unit_rows(rows_HD: np.ndarray) -> np.ndarray:
     rows_HD = np.asarray(rows_HD, dtype=float)
     return rows_HD / np.maximum(np.linalg.norm(rows_HD, axis=1, keepdims=True), 1e-12)
+
+
 def activation_histogram(hist: pd.DataFrame, feature: int) -> alt.Chart:
     """How often a feature reaches each activation (non-zero rows only; from dashboards.histogram)."""
     return alt.Chart(hist).mark_bar(color=feature_colour(feature)).encode(
@@ -318,3 +350,115 @@ def activation_histogram(hist: pd.DataFrame, feature: int) -> alt.Chart:
         tooltip=[alt.Tooltip("start:Q", format=".3f", title="from"), alt.Tooltip("end:Q", format=".3f", title="to"),
                  "count"],
     ).properties(height=200).configure_axis(labelFontSize=14, titleFontSize=14)
+
+
+CONCEPT_COLOUR = "#222222"
+LABEL_SIZE = 14
+
+
+def _arrow_heads(arrows: pd.DataFrame) -> pd.DataFrame:
+    """Arrow tips with the clockwise angle from 'up' that Vega's triangle needs to point along them."""
+    heads = arrows.copy()
+    dx = heads["x"].astype(float) - heads["x0"].astype(float)
+    dy = heads["y"].astype(float) - heads["y0"].astype(float)
+    heads["angle"] = np.degrees(np.arctan2(dx, dy)) % 360
+    return heads
+
+
+def _staggered_labels(points: pd.DataFrame, limit: float, size: int, placed: list | None = None,
+                      first_dy: float = -8.0) -> pd.DataFrame:
+    """Labels moved down, one line at a time, off labels already placed nearby (in pixels).
+
+    Tokens close in the plane (cat, happy cat) would otherwise print on top of each other.
+    ``placed`` collects the labels' pixel positions, so a second call (arrow names) avoids the first.
+    """
+    placed = [] if placed is None else placed
+    offsets = []
+    for x, y in zip(points["x"], points["y"]):
+        px, py = (x + limit) / (2 * limit) * size, (limit - y) / (2 * limit) * size
+        dy = first_dy
+        while any(abs(px - qx) < 90 and abs(py + dy - qy) < LABEL_SIZE for qx, qy in placed):
+            dy += LABEL_SIZE + 2
+        placed.append((px, py + dy))
+        offsets.append(dy)
+    # Vega-Lite's yOffset is not drawn for text here, so move the label in data units instead.
+    return points.assign(label_dy=offsets, label_y=points["y"] - np.array(offsets, dtype=float) * (2 * limit / size))
+
+
+def geometry_chart(geometry, size: int = 520) -> alt.LayerChart:
+    """Tokens as points in the table's PCA plane; concepts (dashed, dark) and features (coloured) as arrows.
+
+    Both axes share one scale, so angles and lengths on screen are true to the projection.
+    Feature arrows start at the decoder bias, marked with a cross, when the geometry has one.
+    """
+    points, arrows = geometry.points, geometry.arrows
+    extent = [points["x"].abs().max(), points["y"].abs().max(), *arrows["x"].abs(), *arrows["y"].abs(),
+              *arrows["x0"].abs(), *arrows["y0"].abs()]
+    limit = max([float(v) for v in extent if pd.notna(v)] + [1e-6]) * 1.25
+    axis_x = alt.X("x:Q", scale=alt.Scale(domain=[-limit, limit]), title="principal direction 1",
+                   axis=alt.Axis(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelColor="#222", titleColor="#222"))
+    axis_y = alt.Y("y:Q", scale=alt.Scale(domain=[-limit, limit]), title="principal direction 2",
+                   axis=alt.Axis(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelColor="#222", titleColor="#222"))
+    placed: list[tuple[float, float]] = []
+    points = _staggered_labels(points, limit, size, placed)
+    dots = alt.Chart(points).mark_circle(size=110, color="#555555", opacity=0.9).encode(
+        x=axis_x, y=axis_y, tooltip=["token", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f")])
+    labels = alt.Chart(points).mark_text(
+        align="left", dx=8, fontSize=LABEL_SIZE, color="#222222").encode(
+        x="x:Q", y="label_y:Q", text="token:N")
+    layers = [dots, labels]
+    if len(arrows):
+        names = arrows["name"].tolist()
+        colours = [CONCEPT_COLOUR if kind == "concept" else feature_colour(int(name[1:]))
+                   for kind, name in zip(arrows["kind"], names)]
+        colour = alt.Color("name:N", scale=alt.Scale(domain=names, range=colours), legend=None)
+        heads = _staggered_labels(_arrow_heads(arrows), limit, size, placed, first_dy=12.0)
+        layers += [
+            alt.Chart(heads).mark_rule(strokeWidth=3).encode(
+                x="x0:Q", y="y0:Q", x2="x:Q", y2="y:Q", color=colour,
+                strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["concept", "feature"], range=[[6, 4], [1, 0]]),
+                                          legend=None),
+                tooltip=["kind", "name"]),
+            alt.Chart(heads).mark_point(shape="triangle", filled=True, size=160, opacity=1).encode(
+                x="x:Q", y="y:Q", angle=alt.Angle("angle:Q", scale=None), color=colour),
+            alt.Chart(heads).mark_text(align="left", dx=10, fontSize=LABEL_SIZE, fontWeight="bold").encode(
+                x="x:Q", y="label_y:Q", text="name:N", color=colour),
+        ]
+    if geometry.bias is not None:
+        bias = pd.DataFrame({"x": [geometry.bias[0]], "y": [geometry.bias[1]], "label": ["decoder bias"]})
+        layers += [
+            alt.Chart(bias).mark_point(shape="cross", filled=True, size=200, color="#222222").encode(x="x:Q", y="y:Q"),
+            alt.Chart(bias).mark_text(align="right", dx=-10, dy=-10, fontSize=LABEL_SIZE, color="#222222").encode(
+                x="x:Q", y="y:Q", text="label:N"),
+        ]
+    return alt.layer(*layers).properties(width=size, height=size)
+
+
+def contributions_chart(long: pd.DataFrame, dims: list[str], row_width: int = 760) -> alt.FacetChart:
+    """A token as building blocks: input, bias, each active feature's part, reconstruction (one panel each).
+
+    ``long`` comes from ``sae_core.contributions.contributions_long``. All panels sit in one row,
+    read left to right as a sum (narrower when there are many), and the reconstruction panel
+    marks the input with black ticks, so a gap shows what an edit broke.
+    """
+    titles = list(dict.fromkeys(long.sort_values("order")["part"]))
+    width = max(70, min(125, row_width // max(1, len(titles)) - 20))
+    kinds = list(dict.fromkeys(long.sort_values("order")["kind"]))
+    colours = ["#555555" if k == "input" else "#999999" if k == "bias" else "#222222" if k == "reconstruction"
+               else feature_colour(int(k[1:])) for k in kinds]
+    axis_font = dict(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelColor="#222", titleColor="#222")
+    bars = alt.Chart().mark_bar().encode(
+        x=alt.X("dimension:N", sort=dims, title=None, axis=alt.Axis(labelAngle=0, labelOverlap=False, **axis_font)),
+        y=alt.Y("value:Q", title="Value", axis=alt.Axis(**axis_font)),
+        color=alt.Color("kind:N", scale=alt.Scale(domain=kinds, range=colours), legend=None),
+        tooltip=["part", "dimension", alt.Tooltip("value:Q", format=".3f")],
+    )
+    ticks = alt.Chart().mark_tick(color="#000000", thickness=3, size=26).encode(
+        x=alt.X("dimension:N", sort=dims), y="input:Q",
+        tooltip=["dimension", alt.Tooltip("input:Q", format=".3f", title="input")],
+    ).transform_filter(alt.datum.kind == "reconstruction")
+    return alt.layer(bars, ticks, data=long).properties(width=width, height=170).facet(
+        facet=alt.Facet("part:N", sort=titles, title=None,
+                        header=alt.Header(labelFontSize=LABEL_SIZE, labelColor="#222", labelLimit=0)),
+        columns=len(titles),
+    )

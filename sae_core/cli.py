@@ -4,7 +4,7 @@
                                        [--sparsity-weight W] [--lr LR] [--epochs E] [--seed S]
                                        [--batch-size B] [--json] [--full] [--save DIR] [--save-model OUT.zip]
     python -m sae_core encode MODEL_DIR_OR_ZIP TABLE.csv [--json] [--full]
-    python -m sae_core stability TABLE.csv --seeds K [training flags] [--json]
+    python -m sae_core stability TABLE.csv --seeds K [--first-seed S] [training flags] [--json]
     python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
     python -m sae_core synth --dims D --features N --active K --arch NAME --seconds T --seed S
                              [--width W] [--frequency-decay A] [--threads N] [--save DIR] [--json]
@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     stability_cmd = commands.add_parser("stability", help="train K seeds at once and compare their features")
     stability_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
     stability_cmd.add_argument("--seeds", type=int, default=20, metavar="K", help="train seeds 0..K-1")
+    stability_cmd.add_argument("--first-seed", type=int, default=0, metavar="S",
+                               help="train seeds S..S+K-1 instead (the README's table uses 100)")
     _add_training_flags(stability_cmd)
     stability_cmd.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -297,15 +299,23 @@ def run_stability(args: argparse.Namespace) -> int:
     from .stability import stability
     table = read_table(args.table)
     tokens = tokens_of(table)
+    if not 0 <= args.first_seed <= limits.MAX_SEED - limits.MAX_SEEDS:
+        raise SAEInputError(f"--first-seed must be from 0 to {limits.MAX_SEED - limits.MAX_SEEDS} (got {args.first_seed})")
     config = config_from_args(args)
     _threads_for(table, [config.hidden_dim], args.seeds)
-    run = stability(values_of(table), config, tokens, load_references(args.table, tokens), _check_seeds(args.seeds))
+    run = stability(values_of(table), config, tokens, load_references(args.table, tokens),
+                    [args.first_seed + s for s in _check_seeds(args.seeds)])
+    per_seed = [sum(j is not None for j in found.values()) for found in run.recovered_by_seed]
     if args.json:
-        print(json.dumps(bounded_consensus(run.to_dict(), len(tokens) + len(dims_of(table)))))
+        data = {**run.to_dict(), "first_seed": args.first_seed, "recovered_per_seed": per_seed}
+        print(json.dumps(bounded_consensus(data, len(tokens) + len(dims_of(table)))))
         return 0
-    print(f"{len(run.seeds)} seeds trained together in {run.train_seconds:.2f} s")
+    print(f"{len(run.seeds)} seeds ({run.seeds[0]}-{run.seeds[-1]}) trained together in {run.train_seconds:.2f} s")
     for name, count in run.recovered.items():
         print(f"  {name}: recovered in {count} of {len(run.seeds)} seeds")
+    if run.recovered:
+        print("  seeds recovering at least k of the named features: "
+              + ", ".join(f"k={k}: {sum(n >= k for n in per_seed)}" for k in range(1, len(run.recovered) + 1)))
     for c in run.consensus[:10]:
         label = f" = {c.reference}" if c.reference else ""
         print(f"  consensus feature in {c.seeds:>2} seeds{label}: {', '.join(sorted(c.active_tokens))}")

@@ -47,3 +47,7 @@ MAX_TEXT_CHARS = 2_000_000  # characters of text given to the real model at once
 # 1,536 features fits MAX_ACTIVATION_CELLS (7,500 x 1,536 = 11.5 M).
 MAX_EXTRACTED_TOKENS = 7_500
 MAX_EXTRACTION_BYTES = 32 * 1024 * 1024  # an uploaded extracted table (zip of safetensors + JSON)
+MAX_LINK_DATA_CHARS = 2_000  # an edited table + named concepts, compressed, travel in a link up to this
+FEATURES_PER_PAGE = 12  # feature cards (and small-multiple panels) drawn at once on the Features page
+HEATMAP_MAX_FEATURES = 64  # the heatmap shows every feature up to this many, else the page of cards; the geometry
+# and building-block views are drawn for models with at most this many live features

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .features import ReferenceFeature, active_sets, recovered_by
+from .features import MATCH_COSINE, ReferenceFeature, active_sets, closest_features, recovered_by
 from .training import TrainConfig, TrainResult, Trainer, seed_members
-
-MATCH_COSINE = 0.9
 
 
 @dataclass
@@ -129,3 +127,29 @@ def compare_seeds(trainer: Trainer, tokens: list[str], references: list[Referenc
     for feature in consensus:
         feature.reference = next((r.name for r in references if r.tokens == feature.active_tokens), None)
     return StabilityResult(config, seed_list, tokens, results, recovered, by_seed, consensus, trainer.seconds)
+
+
+@dataclass
+class ConceptStability:
+    """How one named concept fared over the seeds of a stability run."""
+
+    name: str
+    exact: int  # seeds in which some feature's active set equals the concept
+    median_jaccard: float  # median over seeds of the best Jaccard (1.0 = exact)
+    commonest_miss: str  # the commonest difference among the seeds that missed it ("-robot, -AI assistant"), or ""
+    miss_count: int  # how many seeds missed it in exactly that way
+
+
+def concept_stability(run: StabilityResult, references: list[ReferenceFeature]) -> list[ConceptStability]:
+    """Per concept: exact recoveries, median best Jaccard and the commonest near miss over the run's seeds."""
+    per_seed = [closest_features(r.feature_activations, run.tokens, references) for r in run.results]
+    out = []
+    for i, ref in enumerate(references):
+        matches = [seed[i] for seed in per_seed]
+        misses = Counter(m.difference() or "no feature overlaps" for m in matches if not m.exact)
+        miss, count = misses.most_common(1)[0] if misses else ("", 0)
+        out.append(ConceptStability(
+            ref.name, sum(m.exact for m in matches),
+            float(np.median([m.jaccard for m in matches])) if matches else 0.0, miss, count,
+        ))
+    return out

@@ -14,6 +14,9 @@ from . import limits
 from .errors import ConfigError
 from .training import TrainConfig, TrainResult, Trainer
 
+# the grid the Sweep page starts from (hidden sizes, sparsity weights, seeds per setting)
+DEFAULT_GRID = {"sweep_hidden": [4, 8, 16], "sweep_weights": [0.003, 0.01, 0.03, 0.1], "sweep_seeds": 2}
+
 
 @dataclass
 class SweepResult:

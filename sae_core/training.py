@@ -122,7 +122,7 @@ class TrainConfig:
 # The article's recipe is TrainConfig() itself; RECOMMENDED is what the app and the CLI
 # start from, chosen by measurement on the founding table (README, "Defaults").
 ARTICLE = TrainConfig()
-RECOMMENDED = TrainConfig(hidden_dim=32, sparsity_weight=0.03, lr=0.003, epochs=1000, tied_init=True,
+RECOMMENDED = TrainConfig(hidden_dim=8, sparsity_weight=0.07, lr=0.002, epochs=1000, tied_init=True,
                           init_decoder_bias_to_mean=True, decoder_norm_penalty=True, init_decoder_norm=0.1)
 # What the Real model page and `train DIR` start from on extracted activations (README, "Real model").
 REAL_TABLE = TrainConfig(architecture="topk", k=16, hidden_dim=1536, batch_size=256, epochs=20, lr=0.001,

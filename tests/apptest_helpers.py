@@ -7,10 +7,12 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+DATA_PAGE = "app_pages/data.py"
 
 
-def start_app(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
-    """Run streamlit_app.py (so the session is set up), then switch to ``page`` if given."""
+def start_app(page: str | None = DATA_PAGE, query: dict[str, str] | None = None) -> AppTest:
+    """Run streamlit_app.py (so the session is set up), then switch to ``page`` (None: stay on the
+    default page, the Lesson)."""
     at = AppTest.from_file(APP, default_timeout=60)
     if query:
         at.query_params.update(query)

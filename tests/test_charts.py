@@ -53,7 +53,7 @@ def test_feature_bars_has_tokens_times_features_rows_and_dead_titles():
     titles = rows.drop_duplicates("feature_index").set_index("feature_index")["title"].to_dict()
     assert titles == {0: "F0", 1: "F1 (dead)", 2: "F2", 3: "F3 (dead)"}
     assert spec["facet"]["sort"] == ["F0", "F1 (dead)", "F2", "F3 (dead)"]
-    assert spec["columns"] == 4
+    assert spec["columns"] == 3  # three panels a row fit beside the sidebar at 1280 px
     scale = spec["spec"]["encoding"]["color"]["scale"]
     assert scale["range"][1] == charts.DEAD_COLOUR and scale["range"][0] == charts.FEATURE_COLOURS[0]
     assert scale["range"][2] == charts.FEATURE_COLOURS[2]  # a feature keeps its own colour
@@ -143,3 +143,59 @@ def test_recovery_chart():
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 5]
     _, rows = spec_and_rows(charts.recovery_chart({}, 0))  # no references, no seeds: no division by zero
     assert rows.empty
+
+
+def _rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+def test_neighbouring_feature_colours_differ_and_are_dark_enough_for_a_projector():
+    colours = charts.FEATURE_COLOURS
+    for j in range(len(colours)):  # F_j next to F_j+1, also where the palette wraps around
+        assert np.linalg.norm(_rgb(colours[j]) - _rgb(colours[(j + 1) % len(colours)])) > 100, j
+    for colour in colours:  # no pale colour that vanishes on white
+        assert _rgb(colour) @ [0.299, 0.587, 0.114] < 190, colour
+
+
+@pytest.mark.parametrize("features", [1, 32])
+def test_heatmap_rows_keep_their_height_from_one_to_32_features(features):
+    acts = np.abs(np.random.default_rng(0).normal(size=(8, features))).astype(np.float32)
+    acts[0, 0] = 0.0
+    tokens = [f"token {i}" for i in range(8)]
+    spec, rows = spec_and_rows(charts.feature_heatmap(acts, tokens))
+    assert spec["height"] == {"step": charts.HEATMAP_ROW_PX} and charts.HEATMAP_ROW_PX >= 20
+    assert spec["encoding"]["y"]["sort"] == [f"F{j}" for j in range(features)] and len(rows) == 8 * features
+    assert spec["encoding"]["y"]["axis"]["labelOverlap"] is False
+    color = spec["encoding"]["color"]
+    assert color["condition"]["test"] == "datum.activation > 0" and color["value"] == charts.ZERO_COLOUR == "#ffffff"
+    assert color["condition"]["scale"]["domain"] == [0, pytest.approx(float(acts.max()))]
+
+
+def test_heatmap_of_a_subset_keeps_feature_names():
+    spec, rows = spec_and_rows(charts.feature_heatmap(ACTS, TOKENS, shown=[2, 0]))
+    assert spec["encoding"]["y"]["sort"] == ["F2", "F0"] and set(rows["feature"]) == {"F2", "F0"}
+
+
+def test_small_multiples_label_tokens_under_every_panel():
+    spec = charts.feature_bars(ACTS, TOKENS).to_dict()
+    assert spec["resolve"]["axis"]["x"] == "independent"
+    assert spec["spec"]["encoding"]["x"]["axis"]["labelOverlap"] is False
+
+
+@pytest.mark.parametrize("presenter, px", [(False, charts.TEXT_PX), (True, charts.TEXT_PX_PRESENTER)])
+def test_readable_sets_dark_text_of_at_least_14_px(presenter, px):
+    spec = charts.readable(charts.feature_bars(ACTS, TOKENS), presenter=presenter).to_dict()
+    assert px >= 14
+    for part in ("axis", "legend"):
+        assert spec["config"][part]["labelFontSize"] == px and spec["config"][part]["labelColor"] == charts.TEXT_COLOUR
+    assert spec["config"]["header"]["labelFontSize"] >= px
+    assert spec["spec"]["width"] == (int(170 * 1.35) if presenter else 170)
+    assert spec["columns"] == (2 if presenter else 3)
+
+
+def test_decoder_bars_one_panel_per_shown_feature_in_its_colour():
+    directions = np.array([[0.5, -0.25], [1.0, 0.0], [0.0, 2.0]])
+    spec, rows = spec_and_rows(charts.decoder_bars(directions, ["d0", "d1"], shown=[2, 0]))
+    assert spec["facet"]["sort"] == ["F2", "F0"] and len(rows) == 4
+    assert rows.loc[(rows["title"] == "F0") & (rows["token"] == "d1"), "activation"].item() == -0.25
+    assert spec["spec"]["encoding"]["color"]["scale"]["range"] == [charts.FEATURE_COLOURS[2], charts.FEATURE_COLOURS[0]]

@@ -218,6 +218,31 @@ def test_stability_json(capsys):
     assert data["consensus"] and all(1 <= c["seeds"] <= 3 for c in data["consensus"])
 
 
+def test_stability_from_a_first_seed_matches_those_seeds(capsys, seed_x, seed_tokens):
+    from recovery_rule import recovered_independently
+    from sae_core.features import load_references
+    from sae_core.training import train_seeds
+
+    code, out, err = run_main(capsys, "stability", SEED, "--seeds", "3", "--first-seed", "106", "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert data["first_seed"] == 106 and data["seeds"] == 3
+    refs = load_references(SEED, seed_tokens)
+    results = train_seeds(seed_x, RECOMMENDED, [106, 107, 108])
+    per_seed = [sum(recovered_independently(r.feature_activations, seed_tokens, ref.tokens) for ref in refs)
+                for r in results]
+    assert data["recovered_per_seed"] == per_seed == [2, 2, 2]  # 106 misses animal, 107 and 108 not an animal
+    code, out, err = run_main(capsys, "stability", SEED, "--seeds", "3", "--first-seed", "106")
+    assert "3 seeds (106-108) trained together" in out
+    assert "seeds recovering at least k of the named features: k=1: 3, k=2: 3, k=3: 0" in out
+
+
+def test_stability_refuses_a_negative_first_seed(capsys):
+    code, out, err = run_main(capsys, "stability", SEED, "--first-seed", "-1")
+    assert code == EXIT_BAD_INPUT and out == ""
+    assert "--first-seed must be from 0 to" in assert_one_line_error(err)
+
+
 def test_sweep_json(capsys):
     code, out, err = run_main(capsys, "sweep", SEED, "--hidden-dims", "2,4", "--sparsity-weights",
                               "0.01,0.1", "--epochs", "100", "--json")

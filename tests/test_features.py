@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from sae_core import stability
 from sae_core.errors import TableError
 from sae_core.features import (
-    ACTIVE_FLOOR, ACTIVE_FRACTION, ReferenceFeature, active_sets, load_references, recovered_by,
-    reference_path, top_tokens,
+    ACTIVE_FLOOR, ACTIVE_FRACTION, MATCH_COSINE, ReferenceFeature, active_sets, feature_summary, group_duplicates,
+    load_references, recovered_by, reference_path, top_tokens,
 )
+from sae_core.training import RECOMMENDED, train
 
 TOKENS = ["a", "b", "c", "d"]
 ACTS = np.array([
@@ -150,3 +153,52 @@ def test_top_tokens():
 def test_top_tokens_breaks_ties_by_token_order():
     acts = np.array([[1.0], [2.0], [2.0], [1.0]])
     assert top_tokens(acts, TOKENS, 0, k=3) == [("b", 2.0), ("c", 2.0), ("a", 1.0)]
+
+
+# ---- near-duplicate features in one model ---------------------------------------------------
+
+GROUP_TOKENS = ["cat", "dog", "robot", "AI"]
+
+
+def test_copies_with_the_same_active_set_are_one_group_led_by_the_strongest():
+    acts = np.array([[1.0, 0.0, 2.0], [1.0, 0.0, 2.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])  # F0 and F2: same set
+    directions = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.2]])  # F0, F2 point apart: the set decides
+    groups = group_duplicates(acts, directions, GROUP_TOKENS)
+    assert [g.features for g in groups] == [(2, 0), (1,)]
+    assert groups[0].representative == 2 and groups[0].label() == "2 copies: F0, F2" and groups[1].label() == ""
+
+
+def test_copies_by_decoder_direction_use_the_stability_threshold():
+    assert MATCH_COSINE == stability.MATCH_COSINE == 0.9
+    acts = np.array([[1.0, 0.9, 0.8], [0.0, 0.5, 0.0], [0.0, 0.0, 0.7], [0.0, 0.0, 0.0]])  # three different sets
+    angle = np.arccos(MATCH_COSINE)
+    directions = np.array([[1.0, 0.0], [np.cos(angle * 0.99), np.sin(angle * 0.99)],  # just inside
+                           [np.cos(angle * 1.01), -np.sin(angle * 1.01)]])  # just outside
+    assert [g.features for g in group_duplicates(acts, directions, GROUP_TOKENS)] == [(0, 1), (2,)]
+
+
+def test_grouping_only_the_features_asked_for():
+    acts = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    directions = np.eye(3)[:, :2]
+    assert [g.features for g in group_duplicates(acts, directions, GROUP_TOKENS, [1, 2])] == [(1,), (2,)]
+    assert group_duplicates(acts, directions, GROUP_TOKENS, []) == []
+
+
+def test_a_wide_model_groups_its_copies_of_animal(seed_x, seed_tokens):
+    # 32 features with a weak sparsity penalty learn several copies of "animal" (the old defaults)
+    result = train(seed_x, replace(RECOMMENDED, hidden_dim=32, sparsity_weight=0.03, lr=0.003, epochs=1000, seed=0))
+    live = [j for j in range(result.feature_activations.shape[1]) if (result.feature_activations[:, j] > 0).any()]
+    groups = group_duplicates(result.feature_activations, result.decoder_directions, seed_tokens, live)
+    assert sorted(j for g in groups for j in g.features) == live  # every live feature in exactly one group
+    sets = active_sets(result.feature_activations, seed_tokens)
+    animal = frozenset({"cat", "happy cat", "dog", "loyal dog"})
+    assert sum(sets[g.representative] == animal for g in groups) <= 1  # one card for "animal"
+    assert max(len(g.features) for g in groups) >= 2
+
+
+def test_feature_summary_rows():
+    acts = np.array([[2.0, 0.0], [1.0, 0.0], [0.0, 0.0], [3.0, 0.0]])
+    summary = feature_summary(acts, GROUP_TOKENS, [1, 0], k=2)
+    assert list(summary["feature"]) == ["F1", "F0"]
+    assert list(summary["density"]) == [0.0, 0.75] and list(summary["max activation"]) == [0.0, 3.0]
+    assert list(summary["top tokens"]) == ["", "AI (3.00), cat (2.00)"]

@@ -66,18 +66,18 @@ def test_first_visit_shows_the_founding_table():
     assert list(shown.value.columns) == ["token", "d0", "d1", "d2", "d3"]
     assert heading(at) == "Table: 8 tokens x 4 dimensions"
     assert errors(at) == []
-    # the table's heatmap, the CSV download and the way on to training
-    assert len(at.get("vega_lite_chart")) == 1
-    assert [b.label for b in at.get("download_button")] == ["Download table as CSV"]
+    # the table's heatmap and geometry, the CSV and concepts downloads and the way on to training
+    assert len(at.get("vega_lite_chart")) == 2
+    assert [b.label for b in at.get("download_button")] == ["Download table as CSV", "Download concepts (JSON)"]
     assert any(link.label == "Next: train an SAE" for link in at.get("page_link"))
 
 
-def test_first_visit_lists_the_example_authors_features():
+def test_first_visit_lists_the_example_authors_concepts():
     at = start()
-    text = "\n".join(m.value for m in at.markdown)
-    assert "Features to look for" in text
-    for ref in example_references("seed_tokens"):
-        assert f"*{ref.name}*: {', '.join(sorted(ref.tokens))}" in text
+    refs = at.session_state["references"]
+    assert refs == example_references("seed_tokens")
+    boxes = {m.label: m.value for m in at.multiselect if m.label.startswith("Tokens of ")}
+    assert boxes == {f"Tokens of {r.name}": [t for t in FOUNDING_TOKENS if t in r.tokens] for r in refs}
 
 
 def test_example_menu_offers_every_bundled_example():
@@ -99,10 +99,9 @@ def test_load_example_replaces_the_table_and_its_reference_features():
     assert table(at).equals(expected)
     assert editor(at).value["token"].tolist() == tokens_of(expected)
     assert heading(at) == f"Table: {len(expected)} tokens x {len(dims_of(expected))} dimensions"
-    text = "\n".join(m.value for m in at.markdown)
-    for ref in example_references(other):
-        assert f"*{ref.name}*:" in text
-    assert "*animal*:" not in text
+    labels = [m.label for m in at.multiselect if m.label.startswith("Tokens of ")]
+    assert labels == [f"Tokens of {ref.name}" for ref in example_references(other)]
+    assert at.session_state["references"] == example_references(other)
     # and back to the founding table
     at.selectbox(key="example").set_value("seed_tokens")
     click(at, "Load example")
@@ -151,7 +150,7 @@ def test_good_upload_replaces_the_table():
     assert heading(at) == "Table: 2 tokens x 3 dimensions"
     # an uploaded table has no named features to look for
     assert at.session_state["references"] == []
-    assert not any("Features to look for" in m.value for m in at.markdown)
+    assert not [m for m in at.multiselect if m.label.startswith("Tokens of ")]
 
 
 def test_bad_paste_names_the_problem_and_keeps_the_table():

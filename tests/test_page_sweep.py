@@ -17,8 +17,9 @@ def test_sweep_grid_then_open_a_model():
     assert len(table) == 4 and sorted(table.hidden_dim.unique()) == [4, 8]
     assert any("4 models trained together" in c.value for c in at.caption)
     assert len(at.get("vega_lite_chart")) == 1
-    point = at.selectbox[0]
+    point = at.selectbox(key="sweep_point")
     point.set_value(3).run()
+    assert at.query_params["sweep_point"] == "3"  # the link carries the model picked
     chosen = at.session_state["sweep"].results[3]
     click(at, "Open its features")
     assert at.session_state["result"] is chosen
@@ -33,3 +34,16 @@ def test_a_sweep_over_the_grid_limit_is_refused_with_a_message():
     click(at, "Run sweep")
     assert any("the limit is 256" in e.value for e in at.error)
     assert "sweep" not in at.session_state
+
+
+def test_the_grid_and_the_picked_model_survive_a_visit_to_another_page():
+    at = start_app(SWEEP_PAGE)
+    at.session_state["epochs"] = 100
+    at.multiselect(key="sweep_hidden").set_value([4, 8]).run()
+    at.number_input(key="sweep_seeds").set_value(1).run()
+    click(at, "Run sweep")
+    at.selectbox(key="sweep_point").set_value(2).run()
+    at.switch_page("app_pages/data.py").run()
+    at.switch_page(SWEEP_PAGE).run()
+    assert at.multiselect(key="sweep_hidden").value == [4, 8] and at.number_input(key="sweep_seeds").value == 1
+    assert at.selectbox(key="sweep_point").value == 2 and at.query_params["sweep_point"] == "2"

@@ -12,26 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from recovery_rule import recovered_independently
 
 from sae_core.features import load_references
 from sae_core.stability import stability
 from sae_core.training import ARTICLE, RECOMMENDED
 
 NAMED = {"animal", "robot/AI", "not an animal"}
-
-
-def recovered_plainly(activations_NH, tokens, named_tokens: set[str]) -> bool:
-    """The rule with loops and no numpy tricks."""
-    n_tokens, n_features = len(activations_NH), len(activations_NH[0])
-    for j in range(n_features):
-        column = [float(activations_NH[i][j]) for i in range(n_tokens)]
-        peak = max(column)
-        if peak <= 1e-3:
-            continue
-        active = {tokens[i] for i in range(n_tokens) if column[i] >= 0.25 * peak}
-        if active == named_tokens:
-            return True
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +32,11 @@ def refs(seed_csv):
     # negative control: seed 4 of the article's recipe recovers only "not an animal"
     (ARTICLE, [4], {"animal": 0, "robot/AI": 0, "not an animal": 1}),
     (ARTICLE, [4, 7], {"animal": 1, "robot/AI": 1, "not an animal": 2}),
-    (RECOMMENDED, [0, 1, 2], {"animal": 3, "robot/AI": 3, "not an animal": 3}),
+    (RECOMMENDED, [100, 101, 102], {"animal": 3, "robot/AI": 3, "not an animal": 3}),
 ], ids=["article-seed-4-fails", "article-seeds-4-7", "recommended"])
 def test_recovery_counts_match_the_plain_rule(seed_x, seed_tokens, refs, recipe, seeds, expected):
     run = stability(seed_x, recipe, seed_tokens, refs, seeds)
-    plain = {r.name: sum(recovered_plainly(res.feature_activations, seed_tokens, set(r.tokens))
+    plain = {r.name: sum(recovered_independently(res.feature_activations, seed_tokens, r.tokens)
                          for res in run.results) for r in refs}
     assert plain == expected  # the trained models themselves, judged by the plain rule
     assert run.recovered == expected  # what the app and the CLI report
@@ -58,6 +45,6 @@ def test_recovery_counts_match_the_plain_rule(seed_x, seed_tokens, refs, recipe,
 def test_the_plain_rule_on_a_hand_made_table():
     tokens = ["cat", "dog", "robot"]
     acts = [[1.0, 0.0], [0.3, 0.0], [0.2, 0.0005]]  # F0: cat, dog (0.3 >= 0.25); robot below 25%
-    assert recovered_plainly(acts, tokens, {"cat", "dog"})
-    assert not recovered_plainly(acts, tokens, {"cat"})
-    assert not recovered_plainly(acts, tokens, {"robot"})  # F1's peak is under the 1e-3 floor
+    assert recovered_independently(acts, tokens, {"cat", "dog"})
+    assert not recovered_independently(acts, tokens, {"cat"})
+    assert not recovered_independently(acts, tokens, {"robot"})  # F1's peak is under the 1e-3 floor

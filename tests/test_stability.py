@@ -5,10 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from test_recovery import recovered_plainly
+from recovery_rule import recovered_independently
 
-from sae_core.features import ReferenceFeature, load_references
-from sae_core.stability import match_features, stability
+from sae_core.features import ReferenceFeature, load_references, recovered_by
+from sae_core.stability import StabilityResult, concept_stability, match_features, stability
 from sae_core.training import ARTICLE, RECOMMENDED, train, train_seeds
 
 SEEDS = [0, 1, 2, 3]
@@ -41,19 +41,37 @@ def test_recovery_counts_agree_with_per_seed_checks(seed_x, seed_tokens, seed_re
     run = stability(seed_x, config, seed_tokens, seed_refs, SEEDS)
     assert run.seeds == SEEDS and len(run.results) == 4
     for ref in seed_refs:
-        expected = sum(recovered_plainly(r.feature_activations, seed_tokens, set(ref.tokens))
-                       for r in run.results)  # an independent implementation (test_recovery.py)
+        expected = sum(recovered_independently(r.feature_activations, seed_tokens, ref.tokens) for r in run.results)
         assert run.recovered[ref.name] == expected
     data = run.to_dict()
     assert data["seeds"] == 4 and set(data["recovered"]) == {"animal", "robot/AI", "not an animal"}
     assert all(set(c) >= {"seeds", "active_tokens", "activation", "decoder_direction"} for c in data["consensus"])
 
 
-def test_recommended_defaults_recover_all_three_features_in_every_of_8_seeds(seed_x, seed_tokens, seed_refs):
-    run = stability(seed_x, RECOMMENDED, seed_tokens, seed_refs, 8)
-    assert run.recovered == {"animal": 8, "robot/AI": 8, "not an animal": 8}
-    named = {c.reference: c.seeds for c in run.consensus if c.reference}
-    assert named == {"animal": 8, "robot/AI": 8, "not an animal": 8}
+TARGET_SEEDS = list(range(100, 120))
+
+
+def test_recommended_defaults_meet_the_sparse_target_on_seeds_100_to_119(seed_x, seed_tokens, seed_refs):
+    """Issue 8's target: mean L0 <= 2.5, <= 8 live features, animal and robot/AI in >= 18 of 20 seeds,
+    not an animal in >= 17 (the README's table says 18 / 18 / 18 at L0 1.86)."""
+    run = stability(seed_x, RECOMMENDED, seed_tokens, seed_refs, TARGET_SEEDS)
+    counts = {ref.name: sum(recovered_independently(r.feature_activations, seed_tokens, ref.tokens)
+                            for r in run.results) for ref in seed_refs}
+    assert counts == {"animal": 18, "robot/AI": 18, "not an animal": 18}
+    assert run.recovered == counts
+    assert np.mean([r.metrics.l0 for r in run.results]) <= 2.5
+    assert max(r.metrics.hidden_dim - r.metrics.dead_features for r in run.results) <= 8
+
+
+@pytest.mark.parametrize("seed, missed", [(106, "animal"), (107, "not an animal")])
+def test_negative_control_seeds_that_miss_a_concept(seed_x, seed_tokens, seed_refs, seed, missed):
+    """A recipe + seed known to fail: the rule must be able to say no."""
+    result = train(seed_x, replace(RECOMMENDED, seed=seed))
+    by_name = {ref.name: ref for ref in seed_refs}
+    assert not recovered_independently(result.feature_activations, seed_tokens, by_name[missed].tokens)
+    assert recovered_by(result.feature_activations, seed_tokens, seed_refs)[missed] is None
+    others = [name for name in by_name if name != missed]
+    assert all(recovered_independently(result.feature_activations, seed_tokens, by_name[n].tokens) for n in others)
 
 
 class _Result:
@@ -84,3 +102,18 @@ def test_references_naming_tokens_not_in_the_table_are_ignored_by_recovery(seed_
     refs = [ReferenceFeature("ghost", frozenset({"unicorn"}))]
     run = stability(seed_x, replace(ARTICLE, epochs=50), seed_tokens, refs, 2)
     assert run.recovered == {"ghost": 0}
+
+
+def test_concept_stability_counts_exact_seeds_median_jaccard_and_the_commonest_miss():
+    tokens = ["cat", "kitten", "dog", "robot"]
+    animal = ReferenceFeature("animal", frozenset({"cat", "dog"}))
+    seeds = [
+        _Result([[1, 0], [0, 0], [1, 0], [0, 1]], [[1, 0], [0, 1]]),  # exact
+        _Result([[1, 0], [1, 0], [1, 0], [0, 1]], [[1, 0], [0, 1]]),  # +kitten: Jaccard 2/3
+        _Result([[1, 0], [1, 0], [1, 0], [0, 1]], [[1, 0], [0, 1]]),  # +kitten again
+        _Result([[0, 0], [0, 0], [0, 0], [0, 1]], [[1, 0], [0, 1]]),  # nothing on the animals: Jaccard 0
+    ]
+    run = StabilityResult(ARTICLE, [0, 1, 2, 3], tokens, seeds, {}, [])
+    (row,) = concept_stability(run, [animal])
+    assert (row.name, row.exact, row.commonest_miss, row.miss_count) == ("animal", 1, "+kitten", 2)
+    assert row.median_jaccard == pytest.approx(2 / 3)  # median of 1, 2/3, 2/3, 0

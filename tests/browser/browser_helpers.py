@@ -7,6 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from sae_core.examples import DATA_DIR as ROOT_DATA
 from sae_core.training import RECOMMENDED
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -24,7 +25,8 @@ def heading(page: Page, text: str):
 
 
 def open_app(page: Page, url: str) -> None:
-    page.goto(url, timeout=LOAD_S * 1000)
+    """Open the Data page (the app itself opens on the Lesson)."""
+    page.goto(f"{url}/data", timeout=LOAD_S * 1000)
     wait_idle(page, LOAD_S)
     expect(heading(page, "Data")).to_be_visible(timeout=LOAD_S * 1000)
 

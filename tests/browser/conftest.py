@@ -1,18 +1,18 @@
 """Real-browser fixtures: the app served by ``streamlit run`` and Debian's chromium driven by Playwright.
 
 Never ``playwright install``: the tests use the system chromium at ``/usr/bin/chromium``.
-Without it the browser tests are skipped locally, and fail under CI (``CI=true``), where
-``.ci/run`` installs it first.
+Without it the browser tests are skipped locally, and fail under CI (``CI=true``, ``1`` or
+``yes``, in any case), where ``.ci/run`` installs it first.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from app_server import ROOT, serve_app
+from ci import running_in_ci
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,7 +39,7 @@ def fresh_app_url():
 def browser():
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing; install Debian's chromium (apt-get install chromium) to run browser tests"
-        if os.environ.get("CI", "").lower() == "true":
+        if running_in_ci():
             pytest.fail(reason)
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright

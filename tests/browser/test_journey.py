@@ -25,12 +25,13 @@ def test_journey_data_upload_train_features(page: Page, app_url: str, artifacts:
         expect(table.locator(f"[data-testid='glide-cell-1-{row}']")).to_have_text(token)
     expect(heading(page, "Table: 8 tokens x 4 dimensions")).to_be_visible()
     expect(sidebar(page)).to_contain_text("Model: not trained yet")
-    expect(page.locator("[data-testid='stVegaLiteChart'] svg.marks")).to_have_count(1, timeout=STEP_S * 1000)
+    # the table's heatmap and its geometry
+    expect(page.locator("[data-testid='stVegaLiteChart'] svg.marks")).to_have_count(2, timeout=STEP_S * 1000)
     no_exception(page)
     screenshot(page, artifacts / "journey-data.png")
 
     # ---- a bad CSV through the real file uploader ------------------------------------------------
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(files=[{
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(files=[{
         "name": "bad.csv", "mimeType": "text/csv", "buffer": b"name,d0,d1\ncat,0.8,0.3\ndog,0.7,0.2\n",
     }])
     error = page.locator("[data-testid='stAlertContentError']")
@@ -61,10 +62,11 @@ def test_journey_data_upload_train_features(page: Page, app_url: str, artifacts:
 
     # ---- Features -------------------------------------------------------------------------------
     go_to(page, "Features")
-    expect(page.get_by_text("Features the example's author expects:")).to_be_visible()
+    expect(page.get_by_text("Named concepts and the closest learned feature:")).to_be_visible()
     charts = page.locator("[data-testid='stVegaLiteChart']")
     expect(charts.first.locator("svg.marks")).to_be_visible(timeout=STEP_S * 1000)
-    assert charts.count() >= 4  # founding figure, heatmap, and two charts per feature card
+    # founding figure, decoder directions, heatmap (cards are text), geometry, building blocks
+    expect(charts).to_have_count(5, timeout=STEP_S * 1000)
     expect(page.get_by_text("Top tokens:").first).to_be_visible()
     expect(heading(page, "Heatmap: features x tokens")).to_be_visible()
     no_exception(page)
@@ -111,7 +113,7 @@ def test_a_deep_link_works_as_the_first_request_after_a_restart(browser, fresh_a
         page.wait_for_timeout(500)
         screenshot(page, artifacts / "deep-link-train.png")
         nav = page.locator("[data-testid='stSidebarNav'] a [data-testid='stMarkdownContainer']").all_inner_texts()
-        assert nav[:3] == ["Data", "Train", "Features"] and "session" not in " ".join(nav).lower(), nav
+        assert nav[:4] == ["Lesson", "Data", "Train", "Features"] and "session" not in " ".join(nav).lower(), nav
         expect(heading(page, "Train")).to_be_visible()
         no_exception(page)
         expect(page.get_by_role("spinbutton", name="Epochs", exact=True)).to_be_visible()

@@ -1,0 +1,112 @@
+"""Features and Stability page sections (lesson-concepts): how close each named concept came,
+the geometry with the learned decoder arrows, and features as building blocks of a token.
+
+Each section is one call from app_pages/features.py or app_pages/stability.py; the maths is
+in sae_core (features.closest_features, stability.concept_stability, contributions).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.concept_editor import geometry_section
+from sae_core import charts
+from sae_core.contributions import contributions_long, token_contributions
+from sae_core.features import closest_features
+from sae_core.stability import concept_stability
+from sae_core.table import dims_of, tokens_of, values_of
+
+CONCEPT_HEADING = "**Named concepts and the closest learned feature:**"
+RULE = ("A feature's active set is the tokens where it reaches at least 25% of its peak. *Exact* means the "
+        "active set equals the named tokens (the concept is recovered); otherwise the closest feature is shown "
+        "with what it adds (+) and misses (−), and the Jaccard overlap (shared tokens / all tokens of either; 1 = exact).")
+
+
+def concept_line(match) -> str:
+    if match.feature is None:
+        return f"- :material/cancel: *{match.name}*: no learned feature's active set shares a token with it"
+    if match.exact:
+        return f"- :material/check_circle: *{match.name}* → **F{match.feature}**, exact"
+    diff = match.difference().replace("-", "−")
+    return f"- :material/change_history: *{match.name}* ≈ **F{match.feature}**: {diff} (Jaccard {match.jaccard:.2f})"
+
+
+def concept_matches_section(feature_activations, tokens, references) -> None:
+    """Per named concept: the closest learned feature and how its active set differs."""
+    if not references:
+        return
+    matches = closest_features(feature_activations, tokens, references)
+    st.markdown("\n".join([CONCEPT_HEADING, *map(concept_line, matches)]))
+    st.caption(RULE)
+
+
+def model_geometry_section(result, stale: bool) -> None:
+    """The Data page's geometry chart, with this model's decoder arrows (when it saw this table)."""
+    table = st.session_state.table
+    geometry_section(table, None if stale else result)
+    if stale:
+        st.caption("The table has changed since this model was trained, so its decoder arrows are not drawn.")
+
+
+def building_blocks_section(result, stale: bool) -> None:
+    """A token = bias + one part per active feature; turn parts off or scale them and watch."""
+    st.subheader("Features as building blocks")
+    if stale:
+        st.info("The table has changed since this model was trained; train again to take its tokens apart.")
+        return
+    table = st.session_state.table
+    tokens, dims = tokens_of(table), dims_of(table)
+    token = st.selectbox("Token to take apart", tokens, key="blocks_token")
+    row = tokens.index(token)
+    x = values_of(table)[row]
+    active = token_contributions(result.model, x, token).active
+    scales = {}
+    if active:
+        st.caption("The token is rebuilt as the decoder bias (all features off) plus, for each active feature, "
+                   "its activation (in brackets) × its decoder row. Black ticks mark the token's own values. "
+                   "Switch a feature off or scale it:")
+        columns = st.columns(min(4, len(active)))
+        for n, j in enumerate(active):
+            with columns[n % len(columns)]:
+                on = st.checkbox(f"F{j} on", value=True, key=f"blocks_on_{token}_{j}")
+                scale = st.slider(f"F{j} scale", 0.0, 2.0, 1.0, 0.1, key=f"blocks_scale_{token}_{j}", disabled=not on)
+                scales[j] = scale if on else 0.0
+    else:
+        st.caption("No feature fires on this token: its reconstruction is the decoder bias alone.")
+    tc = token_contributions(result.model, x, token, scales)
+    st.altair_chart(charts.contributions_chart(contributions_long(tc, dims), dims), width="content")
+    edited = any(s != 1.0 for s in tc.scales.values())
+    st.markdown(f"Reconstruction error (mean squared) for **{token}**: {tc.original_error:.4f} as learned"
+                + (f", **{tc.error:.4f}** with your edit." if edited else "."))
+
+
+def absorption_note(references) -> str | None:
+    """Why a nested concept (one that contains another) is the fragile one; None when none is nested."""
+    pair = next(((inner, outer) for inner in references for outer in references if inner.tokens < outer.tokens), None)
+    if pair is None:
+        return None
+    inner, outer = pair
+    shared = ", ".join(sorted(inner.tokens))
+    rest = ", ".join(sorted(outer.tokens - inner.tokens))
+    return (f"**Why the nested concept is the fragile one.** *{outer.name}* contains *{inner.name}*: to recover "
+            f"both, the tokens {shared} must fire **two** features. The sparsity penalty charges for every active "
+            f"feature, so it prefers flat clusters: one feature for {{{rest}}} and one for {{{shared}}}, each token "
+            f"firing once. *{outer.name}* then shows up as a near miss: the *{inner.name}* feature has **absorbed** "
+            "its share of it (*feature absorption*).")
+
+
+def stability_concepts_section(run, references) -> None:
+    """Per named concept: seeds with an exact recovery, the median best Jaccard, the commonest near miss."""
+    if not references:
+        return
+    rows = concept_stability(run, references)
+    k = len(run.seeds)
+    st.subheader("Named concepts: exact recoveries and near misses")
+    lines = []
+    for r in rows:
+        miss = f"; commonest near miss: {r.commonest_miss.replace('-', '−')} ({r.miss_count} seeds)" if r.commonest_miss else ""
+        lines.append(f"- *{r.name}*: exact in **{r.exact}/{k}** seeds, median best Jaccard **{r.median_jaccard:.2f}**{miss}")
+    st.markdown("\n".join(lines))
+    note = absorption_note(references)
+    if note:
+        st.markdown(note)

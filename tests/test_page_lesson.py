@@ -1,0 +1,83 @@
+"""AppTest of the Lesson page: the default page, six steps, one chart and one action each, Presenter."""
+
+from __future__ import annotations
+
+import json
+
+from apptest_helpers import click, start_app
+
+from sae_core.charts import TEXT_PX_PRESENTER
+from sae_core.examples import example_settings
+
+STEP_HEADERS = ["1. The table", "2. Superposition", "3. Train an SAE", "4. Read the features",
+                "5. Seeds and stability", "6. The sparsity trade-off"]
+LINKS = ["data", "data", "train", "features", "stability", "sweep"]  # each step's full page
+
+
+def charts(at) -> list:
+    return list(at.get("vega_lite_chart"))
+
+
+def links(at) -> list[str]:
+    return [link.proto.page for link in at.get("page_link")]
+
+
+def test_the_lesson_is_the_default_page_and_walks_six_steps_on_the_users_state():
+    at = start_app(None)
+    assert [t.value for t in at.title] == ["Lesson"]
+    assert at.query_params["example"] == "seed_tokens"
+    for step, header in enumerate(STEP_HEADERS, start=1):
+        assert [h.value for h in at.header] == [header], step
+        assert LINKS[step - 1] in links(at), (step, links(at))
+        if step == 2:
+            assert any("3 named concepts in 4 dimensions" in m.value and "**not superposition**" in m.value
+                       for m in at.markdown)
+            assert len(charts(at)) == 1  # the geometry: tokens, concept arrows
+        if step == 3:
+            at.session_state["epochs"] = 300  # a short run
+            click(at, "Train with these settings")
+            assert at.session_state["result"].epochs_done == 300
+            assert len(charts(at)) == 1  # the loss curve
+        if step == 4:
+            assert len(charts(at)) == 1  # the founding figure of the grouped features
+            assert any(c.value.endswith("after grouping near-copies.") for c in at.caption)
+        if step == 5:
+            at.session_state["stability_seeds"] = 3  # (kept in the app's settings, like the slider's value)
+            at.run()
+            click(at, "Train 3 seeds at once")
+            assert len(at.session_state["stability"].seeds) == 3 and len(charts(at)) == 1
+        if step == 6:
+            click(at, "Run a small sweep")
+            assert len(at.session_state["sweep"].table) == 12 and len(charts(at)) == 1
+            assert not [b for b in at.button if b.label.startswith("Next:")]
+            break
+        if step == 1:
+            assert len(charts(at)) == 1  # the table heatmap
+        click(at, f"Next: {STEP_HEADERS[step][3:]}")
+        assert at.query_params["lesson_step"] == str(step + 1)
+    assert not at.exception
+
+
+def test_the_superposition_step_says_when_a_table_has_more_concepts_than_dimensions():
+    at = start_app(None, query={"lesson_step": "2"})
+    assert [h.value for h in at.header] == ["2. Superposition"]
+    assert any("You opened a shared link" in m.value for m in at.markdown)
+    click(at, "Load the colours-and-shapes example (more concepts than dimensions)")
+    concepts, dims = len(at.session_state["references"]), len(at.session_state["table"].columns) - 1
+    assert concepts > dims
+    assert any(f"{concepts} named concepts in {dims} dimensions" in m.value and "**is superposition**" in m.value
+               for m in at.markdown)
+    assert at.query_params["example"] == "colors_and_shapes"  # the URL follows the example loaded
+    shipped = example_settings("colors_and_shapes").config
+    assert at.session_state["settings"]["hidden_dim"] == shipped.hidden_dim  # with the settings it ships
+    assert at.query_params["sparsity_weight"] == repr(shipped.sparsity_weight)
+    assert [s.value for s in at.success][0].startswith("Loaded Colours and shapes")
+    assert not any("You opened a shared link" in m.value for m in at.markdown)  # a table of one's own now
+
+
+def test_the_lesson_works_in_presenter_mode():
+    at = start_app(None, query={"presenter": "1", "lesson_step": "1"})
+    assert at.toggle(key="presenter").value is True
+    (chart,) = charts(at)
+    assert json.loads(chart.proto.spec)["config"]["axis"]["labelFontSize"] == TEXT_PX_PRESENTER
+    assert any("font-size" in h.proto.body for h in at.get("html"))
