@@ -322,7 +322,7 @@ def test_large_json_prints_summaries_unless_full(capsys, monkeypatch):
 
 
 def test_stability_json_keeps_the_best_supported_consensus_features_within_the_json_cap(capsys, monkeypatch):
-    args = ("stability", SEED, "--seeds", "3", "--epochs", "100", "--json")
+    args = ("stability", SEED, "--seeds", "3", "--epochs", "100", "--hidden-dim", "32", "--json")  # many features
     everything = json.loads(run_main(capsys, *args)[1])["consensus"]
     assert len(everything) > 2
     monkeypatch.setattr(limits, "MAX_JSON_MATRIX_CELLS", 2 * (8 + 4))  # two features of 8 tokens + 4 dims

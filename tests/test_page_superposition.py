@@ -48,7 +48,7 @@ def test_sparse_data_without_arrows_and_settings_survive_another_page():
     assert at.number_input(key="lab_features").value == 32 and at.radio(key="lab_generator").value == "sparse"
     click(at, "Train")
     (run,) = at.session_state["lab_result"].runs
-    assert run.cosines_FH.shape == (32, 64) and run.metrics.l0 == 3.0
+    assert run.cosines_FH.shape == (32, 64) and 2.9 <= run.metrics.l0 <= 3.0  # TopK k = 3 (ReLU may zero one)
     assert "True and learned directions" not in [s.value for s in at.subheader]
     assert len(at.get("vega_lite_chart")) == 3
 
