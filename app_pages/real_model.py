@@ -1,11 +1,10 @@
 """Real model page: an SAE on the activations of a real transformer (all-MiniLM-L6-v2), offline."""
 
-import threading
-
 import streamlit as st
 
-from app_pages.real_model_widgets import (contexts_html, init_real_settings, keep, settle_real_run,
-                                          training_settings, widget)
+from app_pages.real_model_widgets import (contexts_html, init_real_settings, keep, keep_real, training_settings,
+                                          widget)
+from app_pages.runs import run_stoppable, stop_button
 from sae_core import charts, limits
 from sae_core.corpora import CORPORA, corpus_concepts, corpus_text
 from sae_core.dashboards import (concept_matches, features_table, histogram, random_contexts, search_word,
@@ -36,7 +35,6 @@ def shared_model():
 
 
 init_real_settings()
-settle_real_run()
 
 # ---- 1. text -> activations ------------------------------------------------------------------
 st.subheader("1. Text and layer")
@@ -113,7 +111,8 @@ st.session_state.real_config = config
 
 b1, b2, _ = st.columns([1, 1, 6])
 train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:", key="real_train")
-b2.button("Stop", icon=":material/stop:", key="real_stop", help="Stop training and keep what was learned so far")
+with b2:
+    stop_button(key="real_stop")
 if train_clicked:
     st.session_state.pop("real_notice", None)
     try:
@@ -121,25 +120,7 @@ if train_clicked:
     except SAEInputError as error:
         st.error(f"Cannot train: {error}")
     else:
-        stop_event, done = threading.Event(), threading.Event()
-        st.session_state.real_trainer, st.session_state.real_trainer_events = trainer, (stop_event, done)
-        progress, live = st.progress(0.0, text="Starting…"), st.empty()
-
-        def show(log) -> None:
-            progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,} — loss {log.total[0]:.4f}")
-            live.altair_chart(charts.loss_chart(trainer.history()), width="stretch")
-
-        try:
-            trainer.fit(on_step=show, every=max(1, config.epochs // 20), stop=stop_event)
-        finally:
-            done.set()
-        if stop_event.is_set():
-            st.stop()
-        st.session_state.pop("real_trainer", None)
-        st.session_state.pop("real_trainer_events", None)
-        st.session_state.real_result = trainer.result()
-        progress.empty()
-        live.empty()
+        run_stoppable(trainer, keep_real, live_loss=True)
 
 if st.session_state.get("real_notice"):
     st.warning(st.session_state.real_notice)

@@ -8,6 +8,7 @@ from dataclasses import fields, replace
 
 import streamlit as st
 
+from app_pages.session import stopped_notice
 from sae_core import limits
 from sae_core.architectures import ARCHITECTURES
 from sae_core.extraction import DEFAULT_LAYER
@@ -35,19 +36,10 @@ def keep(key: str) -> None:
     st.session_state[key] = st.session_state["w_" + key]
 
 
-def settle_real_run() -> None:
-    """A run interrupted by Stop (or by any click): stop its thread, keep what it learned."""
-    trainer = st.session_state.pop("real_trainer", None)
-    stop_event, done = st.session_state.pop("real_trainer_events", (None, None))
-    if trainer is None:
-        return
-    if stop_event is not None:
-        stop_event.set()
-        done.wait(timeout=30)
-    if trainer.epoch > 0:
-        st.session_state.real_result = trainer.result()
-        st.session_state.real_notice = (f"Stopped at epoch {trainer.epoch:,} of {trainer.config.epochs:,}; "
-                                        "the model so far is kept.")
+def keep_real(trainer) -> None:
+    """The Real model page's run (finished, or settled after a Stop): its SAE becomes the page's model."""
+    st.session_state.real_result = trainer.result()
+    st.session_state.real_notice = stopped_notice(trainer, "the model so far is kept")
 
 
 LABELS = {"hidden_dim": "Hidden size (features)", "lr": "Learning rate", "epochs": "Epochs (passes over the rows)",

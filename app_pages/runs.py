@@ -1,9 +1,9 @@
-"""Stoppable runs for the Stability and Sweep pages, with the Train page's semantics.
+"""Stoppable training runs, one mechanism for the Train, Stability, Sweep and Real model pages.
 
 The trainer and a ``keep`` callable sit in the session while the run goes on. Stop, a
 second click or any widget change reruns the script; ``session.settle_interrupted_run``
-then stops the run and calls ``keep(trainer)``, which stores what the seeds or grid points
-learned so far (with a notice). A run that finishes calls ``keep`` itself.
+then stops the run and calls ``keep(trainer)``, which stores what was learned so far
+(with a notice). A run that finishes calls ``keep`` itself.
 """
 
 from __future__ import annotations
@@ -12,25 +12,35 @@ import threading
 
 import streamlit as st
 
-from sae_core.sweep import sweep_result
+from app_pages.session import stopped_notice
+from sae_core import charts
 from sae_core.stability import compare_seeds
+from sae_core.sweep import sweep_result
 
 
-def stop_button() -> None:
+def stop_button(key: str | None = None) -> None:
     """Clicking it only reruns the script: the run in flight is settled before the page runs."""
-    st.button("Stop", icon=":material/stop:", help="Stop training and keep what was learned so far")
+    st.button("Stop", icon=":material/stop:", key=key, help="Stop training and keep what was learned so far")
 
 
-def run_stoppable(trainer, keep) -> None:
-    """Train with a progress bar; Stop keeps the partial result through ``keep``."""
+def run_stoppable(trainer, keep, live_loss: bool = False) -> None:
+    """Train with a progress bar (and, for one model, a live loss chart); Stop keeps the partial
+    result through ``keep``."""
     stop_event, done = threading.Event(), threading.Event()
     st.session_state.trainer = trainer
     st.session_state.trainer_events = (stop_event, done)
     st.session_state.trainer_keep = keep
-    progress = st.progress(0.0, text="Training…")
+    progress = st.progress(0.0, text="Starting…")
+    live_chart = st.empty()
+
+    def show_progress(log) -> None:
+        loss = f" — loss {log.total[0]:.5f}" if live_loss else ""
+        progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,}{loss}")
+        if live_loss:
+            live_chart.altair_chart(charts.readable(charts.loss_chart(trainer.history())), width="stretch")
+
     try:
-        trainer.fit(on_step=lambda log: progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,}"),
-                    every=max(1, trainer.config.epochs // 40), stop=stop_event)
+        trainer.fit(on_step=show_progress, every=max(1, trainer.config.epochs // 40), stop=stop_event)
     finally:
         done.set()
     if stop_event.is_set():  # a newer run (Stop, or any click) has taken this trainer over
@@ -39,12 +49,7 @@ def run_stoppable(trainer, keep) -> None:
         st.session_state.pop(key, None)
     keep(trainer)
     progress.empty()
-
-
-def stopped_notice(trainer, what: str) -> str | None:
-    if trainer.finished:
-        return None
-    return f"Stopped at epoch {trainer.epoch:,} of {trainer.config.epochs:,}; {what}."
+    live_chart.empty()
 
 
 def keep_stability(trainer, tokens: list[str], references: list) -> None:

@@ -256,19 +256,26 @@ def settle_interrupted_run() -> None:
         if stop_event is not None:
             stop_event.set()
             done.wait(timeout=30)
-    keep = st.session_state.pop("trainer_keep", None)  # Stability and Sweep keep their own result
-    if in_flight is not None and in_flight.epoch > 0 and keep is not None:
+    keep = st.session_state.pop("trainer_keep", None) or keep_train  # each page keeps its own result
+    if in_flight is not None and in_flight.epoch > 0:
         keep(in_flight)
-    elif in_flight is not None and in_flight.epoch > 0:
-        store_result(in_flight.result())
-        if not in_flight.finished:  # (it may have reached its last epoch just before the click)
-            st.session_state.train_notice = (
-                f"Stopped at epoch {in_flight.epoch:,} of {in_flight.config.epochs:,}; "
-                "the model learned so far is kept below."
-            )
+
+
+def stopped_notice(trainer, what: str) -> str | None:
+    """None when the run reached its last epoch (perhaps just before the click), else what was kept."""
+    if trainer.finished:
+        return None
+    return f"Stopped at epoch {trainer.epoch:,} of {trainer.config.epochs:,}; {what}."
+
+
+def keep_train(trainer) -> None:
+    """The Train page's run: its model becomes this visitor's model."""
+    store_result(trainer.result())
+    st.session_state.pop("loaded_model_name", None)
+    st.session_state.train_notice = stopped_notice(trainer, "the model learned so far is kept below")
 
 
 __all__ = ["example_label", "init_session", "keep_settings", "set_settings", "setting",
            "app_state", "current_link", "sync_url", "sidebar_controls",
            "show_chart", "link_banner", "load_table", "replace_table", "update_table_from_editor",
-           "current_table", "training_config", "store_result", "settle_interrupted_run", "result_is_stale", "sidebar_status"]
+           "current_table", "training_config", "store_result", "settle_interrupted_run", "stopped_notice", "keep_train", "result_is_stale", "sidebar_status"]

@@ -1,11 +1,10 @@
 """Train page: fit a sparse autoencoder to the table, live."""
 
-import threading
-
 import streamlit as st
 
 from app_pages.model_io import model_upload, result_downloads
-from app_pages.session import current_table, result_is_stale, show_chart, store_result, training_config
+from app_pages.runs import run_stoppable, stop_button
+from app_pages.session import current_table, keep_train, result_is_stale, show_chart, training_config
 from sae_core import charts, limits
 from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import SAEInputError
@@ -90,13 +89,17 @@ with st.expander("Training options (what the field learned after the article)"):
                     key="resample_dead_every",
                     help="A feature that fired on no token during the last N epochs is restarted "
                          "towards the worst-reconstructed token.")
+    st.number_input("Mini-batch size (tokens per Adam step)", 1, limits.MAX_ROWS, step=256, key="batch_size",
+                    help="A table with more tokens than this trains in shuffled mini-batches, one Adam "
+                         "step each (an epoch is one pass); a smaller table trains in one full batch.")
     r1, r2 = st.columns(2)
     r1.button("Use recommended settings", on_click=use_recipe, args=(RECOMMENDED,))
     r2.button("Use the article's recipe", on_click=use_recipe, args=(ARTICLE,))
 
 b1, b2, _ = st.columns([1, 1, 6])
 train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:")
-b2.button("Stop", icon=":material/stop:", help="Stop training and keep what was learned so far")
+with b2:
+    stop_button()
 
 if train_clicked:
     st.session_state.pop("train_notice", None)
@@ -105,29 +108,7 @@ if train_clicked:
     except SAEInputError as error:
         st.error(f"Cannot train: {error}")
     else:
-        stop_event, done = threading.Event(), threading.Event()
-        st.session_state.trainer = trainer
-        st.session_state.trainer_events = (stop_event, done)
-        progress = st.progress(0.0, text="Starting…")
-        live_chart = st.empty()
-
-        def show_progress(log) -> None:
-            progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,} — "
-                                                 f"loss {log.total[0]:.5f}")
-            live_chart.altair_chart(charts.readable(charts.loss_chart(trainer.history())), width="stretch")
-
-        try:
-            trainer.fit(on_step=show_progress, every=max(1, trainer.config.epochs // 40), stop=stop_event)
-        finally:
-            done.set()
-        if stop_event.is_set():  # a newer run (Stop, or any click) has taken this trainer over
-            st.stop()
-        st.session_state.pop("trainer", None)
-        st.session_state.pop("trainer_events", None)
-        store_result(trainer.result())
-        st.session_state.pop("loaded_model_name", None)
-        progress.empty()
-        live_chart.empty()
+        run_stoppable(trainer, keep_train, live_loss=True)
 
 # ---- the model this visitor has --------------------------------------------------------------
 if st.session_state.get("train_notice"):

@@ -129,13 +129,15 @@ def test_a_stopped_run_is_kept_on_the_next_run(trained):
     trainer.fit(stop=lambda: trainer.epoch >= 3)  # as if Stop came at epoch 3
     stop, done = threading.Event(), threading.Event()
     done.set()
-    at.session_state.real_trainer = trainer
-    at.session_state.real_trainer_events = (stop, done)
+    from app_pages.real_model_widgets import keep_real
+    at.session_state.trainer = trainer  # what run_stoppable leaves in the session while it trains
+    at.session_state.trainer_events = (stop, done)
+    at.session_state.trainer_keep = keep_real
     at.run()
     assert stop.is_set()
     assert at.session_state.real_result.config.hidden_dim == 16 and at.session_state.real_result.epochs_done == 3
     assert "Stopped at epoch 3 of 50" in at.warning[0].value
-    assert "real_trainer" not in at.session_state
+    assert "trainer" not in at.session_state and "trainer_keep" not in at.session_state
 
 
 def test_stdlib_docstrings_in_whole_words(minilm):

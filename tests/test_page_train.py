@@ -250,3 +250,12 @@ def test_a_link_opens_an_architecture_with_its_settings():
     assert at.number_input(key="jumprelu_threshold").value == 0.02
     bad = start({"architecture": "transformer", "k": "0"})
     assert bad.selectbox(key="architecture").value == RECOMMENDED.architecture
+
+
+def test_the_batch_size_widget_trains_in_mini_batches():
+    at = train(start(), epochs=10, batch_size=3)  # 8 tokens in batches of 3: three Adam steps an epoch
+    result = at.session_state["result"]
+    assert result.config.batch_size == 3 and result.epochs_done == 10
+    assert at.query_params["batch_size"] == "3"
+    expected = Trainer(values_of(at.session_state["table"]), replace(RECOMMENDED, epochs=10, batch_size=3)).fit().result()
+    np.testing.assert_array_equal(result.feature_activations, expected.feature_activations)  # same seed, same bits
