@@ -9,6 +9,7 @@ from app_pages.feature_sections import stability_concepts_section
 from app_pages.runs import keep_stability, run_stoppable, stop_button
 from app_pages.session import current_table, show_chart, training_config
 from sae_core import charts, limits
+from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import SAEInputError
 from sae_core.stability import MATCH_COSINE, seeds_trainer
 from sae_core.table import tokens_of, values_of
@@ -24,8 +25,10 @@ st.markdown(
 table = current_table()
 config = training_config()
 st.caption(
-    f"Settings from the Train page: hidden {config.hidden_dim}, sparsity {config.sparsity_weight:g}, "
-    f"lr {config.lr:g}, {config.epochs:,} epochs."
+    f"Settings from the Train page: {ARCHITECTURES[config.architecture].label}, hidden {config.hidden_dim}, "
+    + (f"k {config.k}, " if "k" in ARCHITECTURES[config.architecture].settings() else
+       f"sparsity {config.sparsity_weight:g}, ")
+    + f"lr {config.lr:g}, {config.epochs:,} epochs."
 )
 seeds = st.slider("Number of seeds", 2, limits.MAX_SEEDS, key="stability_seeds",
                   help="Seeds 0, 1, ..., K-1 are trained together.")

@@ -33,3 +33,10 @@ def test_a_pasted_table_without_named_features_shows_only_consensus():
     run = at.session_state["stability"]
     assert run.recovered == {} and run.tokens == ["x", "y", "z"]
     assert not [s for s in at.subheader if "Named features" in s.value]
+
+
+def test_the_caption_names_the_architecture_and_its_sparsity_setting():
+    at = start_app(STABILITY_PAGE, {"architecture": "topk", "k": "3"})
+    assert any("TopK" in c.value and "k 3," in c.value and "sparsity" not in c.value for c in at.caption)
+    at = start_app(STABILITY_PAGE)
+    assert any("ReLU" in c.value and "sparsity 0.07" in c.value for c in at.caption)
