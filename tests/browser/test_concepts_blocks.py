@@ -17,12 +17,24 @@ CONCEPTS = "Named concepts and the closest learned feature:"
 
 
 def pick(page: Page, box, tokens: list[str]) -> None:
-    """Choose tokens in a Streamlit multiselect by typing each one."""
+    """Choose tokens in a Streamlit multiselect by typing each one, until its chip shows.
+
+    A rerun that lands while the text is typed can swallow a choice, so each token is tried again
+    (at most three times) until the multiselect shows it as chosen.
+    """
+    def chosen() -> list[str]:
+        return [line.strip() for line in box.inner_text().splitlines()]
+
     for token in tokens:
-        box.locator("input").click()  # the text field, not a chip's remove button
-        page.keyboard.type(token)
-        page.get_by_role("option", name=token, exact=True).click()
-        wait_idle(page)
+        for _ in range(3):
+            box.locator("input").click()  # the text field, not a chip's remove button
+            page.keyboard.type(token)
+            page.get_by_role("option", name=token, exact=True).click()
+            wait_idle(page)
+            if token in chosen():
+                break
+            page.keyboard.press("Escape")
+        assert token in chosen(), (token, chosen())
     page.keyboard.press("Escape")
 
 
