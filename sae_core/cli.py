@@ -32,7 +32,7 @@ import torch
 from . import limits
 from .architectures import ARCHITECTURES
 from .errors import SAEInputError
-from .saelens_format import encode_table, load_saelens, result_metadata, result_zip, save_saelens, saelens_zip
+from .saelens_format import encode_table, load_saelens, result_metadata, save_saelens, saelens_zip
 from .table import dims_of, read_table, tokens_of, values_of
 from .training import RECOMMENDED, TrainConfig, TrainResult, train
 
@@ -199,8 +199,18 @@ ONE_THREAD_BELOW = 1_000_000
 
 def _threads_for(table, hidden_dims: list[int], models: int) -> None:
     if len(table) * max(max(hidden_dims), len(dims_of(table))) * models < ONE_THREAD_BELOW:
-        import torch
         torch.set_num_threads(1)
+
+
+def save_model(args: argparse.Namespace, model, metadata: dict) -> None:
+    """``--save DIR`` (a SAELens folder) and ``--save-model FILE.zip`` (the same folder, zipped)."""
+    if args.save:
+        save_saelens(model, args.save, metadata)
+    if args.save_model:
+        try:
+            Path(args.save_model).write_bytes(saelens_zip(model, metadata))
+        except OSError as error:
+            raise SAEInputError(f"cannot write the model file: {error.strerror}") from None
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -211,14 +221,7 @@ def run_train(args: argparse.Namespace) -> int:
     _threads_for(table, [config.hidden_dim], 1)
     result = train(values_of(table), config)
     tokens = tokens_of(table)
-    if args.save:
-        save_saelens(result.model, args.save, result_metadata(result, dims_of(table), tokens))
-    if args.save_model:
-        try:
-            with open(args.save_model, "wb") as out:
-                out.write(result_zip(result, dims_of(table), tokens))
-        except OSError as error:
-            raise SAEInputError(f"cannot write the model file: {error.strerror}") from None
+    save_model(args, result.model, result_metadata(result, dims_of(table), tokens))
     if args.json:
         print_json(result_to_json(result, tokens), {"feature_activations": result.feature_activations.T},
                    tokens, args.full)
@@ -229,8 +232,6 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_train_extracted(args: argparse.Namespace) -> int:
     """Train on a folder written by ``extract`` (or any model's activations in that format)."""
-    import torch
-
     from .extraction import load_extraction
     from .training import REAL_TABLE
     torch.set_num_threads(1)
@@ -238,16 +239,8 @@ def run_train_extracted(args: argparse.Namespace) -> int:
     result = train(extraction.activations, config_from_args(args, REAL_TABLE))
     words = extraction.words
     dims = [f"d{i}" for i in range(extraction.activations.shape[1])]
-    if args.save or args.save_model:
-        metadata = {**result_metadata(result, dims), "activations_from": {
-            "model": extraction.model, "layer": extraction.layer, "mode": extraction.mode}}
-        if args.save:
-            save_saelens(result.model, args.save, metadata)
-        if args.save_model:
-            try:
-                Path(args.save_model).write_bytes(saelens_zip(result.model, metadata))
-            except OSError as error:
-                raise SAEInputError(f"cannot write the model file: {error.strerror}") from None
+    save_model(args, result.model, {**result_metadata(result, dims), "activations_from": {
+        "model": extraction.model, "layer": extraction.layer, "mode": extraction.mode}})
     if args.json:
         head = {**result_to_json(result, []), "tokens": len(words), "model": extraction.model,
                 "layer": extraction.layer}
@@ -365,8 +358,6 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    import torch
-
     from .extraction import extract, save_extraction
     if not 1 <= args.threads <= 64:
         raise SAEInputError(f"--threads must be from 1 to 64 (got {args.threads})")
