@@ -13,7 +13,7 @@ st.set_page_config(page_title="SAE Playground", page_icon=":material/scatter_plo
 init_session()
 keep_settings()
 settle_interrupted_run()
-sync_url()
+link = sync_url()  # this run's link: the URL and the sidebar's Copy link box
 
 pages = st.navigation([
     st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:", default=True),
@@ -29,7 +29,7 @@ pages = st.navigation([
 # before the page runs and again after it, so it never lags one rerun behind.
 status = st.sidebar.empty()
 sidebar_status(status.container())
-sidebar_controls()
+sidebar_controls(link)
 link_banner()
 pages.run()
 sidebar_status(status.container())

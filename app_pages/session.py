@@ -109,9 +109,11 @@ def current_link():
     return link_query(app_state(), table if edited_table else None, refs if edited_refs else None)
 
 
-def sync_url() -> None:
-    """Write what is on screen into the browser's URL (every run, before the page)."""
-    st.query_params.from_dict(current_link().query)
+def sync_url():
+    """Write what is on screen into the browser's URL (every run, before the page); return that link."""
+    link = current_link()
+    st.query_params.from_dict(link.query)
+    return link
 
 
 def load_table(table: pd.DataFrame, source: str, example: str | None = None) -> None:
@@ -199,13 +201,12 @@ html { font-size: 21px; }
 </style>"""
 
 
-def sidebar_controls() -> None:
-    """The Presenter switch and the "Copy link" box (with what a link cannot carry)."""
+def sidebar_controls(link) -> None:
+    """The Presenter switch and the "Copy link" box for ``link`` (with what a link cannot carry)."""
     st.sidebar.toggle("Presenter", key="presenter",
                       help="Larger text and charts, for a projector. Stays on across pages and in the link.")
     if setting("presenter"):
         st.html(PRESENTER_CSS)
-    link = current_link()
     with st.sidebar.expander("Copy link", icon=":material/link:"):
         st.caption("This page with your example, settings and choices (the copy icon is at the right):")
         st.code((st.context.url or "") + "?" + urlencode(link.query), language=None, wrap_lines=True)
