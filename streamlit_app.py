@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from app_pages.session import (init_session, keep_settings, link_banner, settle_interrupted_run, sidebar_controls,
+from app_ui.session import (init_session, keep_settings, link_banner, settle_interrupted_run, sidebar_controls,
                                sidebar_status, sync_url)
 
 # One thread per session: on a shared server one visitor's training cannot take every core.

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from app_pages.concept_editor import concepts_section, example_settings_offer, geometry_section
-from app_pages.session import (current_table, example_label, load_table, replace_table, show_chart,
+from app_ui.concept_editor import concepts_section, example_settings_offer, geometry_section
+from app_ui.session import (current_table, example_label, load_table, replace_table, show_chart,
                                update_table_from_editor)
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError

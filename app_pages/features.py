@@ -4,8 +4,8 @@ import math
 
 import streamlit as st
 
-from app_pages.feature_sections import building_blocks_section, concept_matches_section, model_geometry_section
-from app_pages.session import result_is_stale, show_chart
+from app_ui.feature_sections import building_blocks_section, concept_matches_section, model_geometry_section
+from app_ui.session import result_is_stale, show_chart
 from sae_core import charts, limits
 from sae_core.features import FeatureGroup, active_sets, feature_summary, group_duplicates, top_tokens
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app_pages.session import (current_table, example_label, load_table, result_is_stale, set_settings, setting,
+from app_ui.session import (current_table, example_label, load_table, result_is_stale, set_settings, setting,
                                show_chart, store_result, training_config)
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError

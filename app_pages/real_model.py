@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from app_pages.real_model_widgets import (contexts_html, init_real_settings, keep, keep_real, training_settings,
+from app_ui.real_model_widgets import (contexts_html, init_real_settings, keep, keep_real, training_settings,
                                           widget)
-from app_pages.runs import run_stoppable, stop_button
+from app_ui.runs import run_stoppable, stop_button
 from sae_core import charts, limits
-from sae_core.corpora import CORPORA, corpus_concepts, corpus_text
-from sae_core.dashboards import (concept_matches, features_table, histogram, random_contexts, search_word,
+from sae_core.real_model.corpora import CORPORA, corpus_concepts, corpus_text
+from sae_core.real_model.dashboards import (concept_matches, features_table, histogram, random_contexts, search_word,
                                  top_contexts, word_counts)
 from sae_core.errors import SAEInputError
-from sae_core.extraction import (MODES, extract, extraction_from_zip, extraction_to_zip, load_model,
+from sae_core.real_model.extraction import (MODES, extract, extraction_from_zip, extraction_to_zip, load_model,
                                  model_available)
 from sae_core.training import Trainer
 

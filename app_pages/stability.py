@@ -5,9 +5,9 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from app_pages.feature_sections import stability_concepts_section
-from app_pages.runs import keep_stability, run_stoppable, stop_button
-from app_pages.session import current_table, show_chart, training_config
+from app_ui.feature_sections import stability_concepts_section
+from app_ui.runs import keep_stability, run_stoppable, stop_button
+from app_ui.session import current_table, show_chart, training_config
 from sae_core import charts, limits
 from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import SAEInputError

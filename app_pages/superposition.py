@@ -8,7 +8,8 @@ import streamlit as st
 from sae_core import charts, limits
 from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import SAEInputError
-from sae_core.ground_truth import EVAL_SAMPLES, LabSettings, matched_order
+from sae_core.ground_truth import charts as lab_charts
+from sae_core.ground_truth.lab import EVAL_SAMPLES, LabSettings, matched_order
 
 st.title("Superposition")
 st.markdown(
@@ -145,19 +146,19 @@ FORMATS = {"MMCS": "{:.3f}", "Hungarian": "{:.3f}", "Explained variance": "{:.3f
 table = result.metric_table().rename(columns=COLUMNS)
 st.table(table.style.format(FORMATS, na_rep="—").hide(axis="index"))
 st.caption("Recovery over training time: solid lines MMCS, dashed lines Hungarian; dotted: chance MMCS.")
-st.altair_chart(charts.recovery_over_time_chart(result.curves(), result.chance.mmcs), width="stretch")
+st.altair_chart(lab_charts.recovery_over_time_chart(result.curves(), result.chance.mmcs), width="stretch")
 
 st.subheader("What became of each true feature")
 st.caption("**Recovered**: a learned direction has cosine >= 0.9 with it. **Merged**: a learned direction "
            "with cosine >= 0.5 also points along another true feature. **Split**: two or more learned "
            "directions have cosine >= 0.5 with it, none 0.9. **Missed**: none of these.")
-st.altair_chart(charts.label_count_chart(result.label_counts()), width="stretch")
+st.altair_chart(lab_charts.label_count_chart(result.label_counts()), width="stretch")
 
 if data.dims == 2:
     st.subheader("True and learned directions")
     st.caption("The Toy Models picture: grey arrows are the true features (at the length the toy model gave "
                "them), dashed arrows the SAE's decoder directions (length 1).")
-    st.altair_chart(charts.direction_arrows_chart(data.embedding_FD.numpy(),
+    st.altair_chart(lab_charts.direction_arrows_chart(data.embedding_FD.numpy(),
                                                   {run.label: run.decoder_HD for run in result.runs}),
                     width="content")
 
@@ -167,6 +168,6 @@ run = result.runs[labels.index(shown)] if shown in labels else result.runs[0]
 _, learned_order = matched_order(run.cosines_FH)
 st.caption("Rows: true features; columns: learned features, each true feature's partner in the matching on "
            "the diagonal, then the unmatched learned features most like the shown ones.")
-st.altair_chart(charts.cosine_matrix_chart(run.cosines_FH, learned_order), width="content")
+st.altair_chart(lab_charts.cosine_matrix_chart(run.cosines_FH, learned_order), width="content")
 with st.expander("Every true feature: its label and best match"):
     st.dataframe(run.feature_table(), hide_index=True, width="stretch")

@@ -4,8 +4,8 @@ from functools import partial
 
 import streamlit as st
 
-from app_pages.runs import keep_sweep, run_stoppable, stop_button
-from app_pages.session import current_table, show_chart, store_result, training_config
+from app_ui.runs import keep_sweep, run_stoppable, stop_button
+from app_ui.session import current_table, show_chart, store_result, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.sweep import sweep_trainer

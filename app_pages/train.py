@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from app_pages.model_io import model_upload, result_downloads
-from app_pages.runs import run_stoppable, stop_button
-from app_pages.session import current_table, keep_train, result_is_stale, show_chart, training_config
+from app_ui.model_io import model_upload, result_downloads
+from app_ui.runs import run_stoppable, stop_button
+from app_ui.session import current_table, keep_train, result_is_stale, show_chart, training_config
 from sae_core import charts, limits
 from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import SAEInputError

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_extraction.py [--tokens 4000] [--layer 3]
 
-1. Extraction tokens/s of ``sae_core.extraction.extract`` against a plain ``transformers`` loop over
+1. Extraction tokens/s of ``sae_core.real_model.extraction.extract`` against a plain ``transformers`` loop over
    the same documents in the same run (batches of 32 in text order, padding, output_hidden_states,
    keep the layer's rows without [CLS]/[SEP]); both with one torch thread, best of 3 alternating runs.
 2. SAE training steps/s on the extracted table with the real-table defaults (TopK) and with ReLU + L1.
@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from sae_core import limits  # noqa: E402
-from sae_core.corpora import founding_story  # noqa: E402
-from sae_core.extraction import extract, load_model  # noqa: E402
+from sae_core.real_model.corpora import founding_story  # noqa: E402
+from sae_core.real_model.extraction import extract, load_model  # noqa: E402
 from sae_core.training import REAL_TABLE, Trainer  # noqa: E402
 
 PAGE_RUN = r"""

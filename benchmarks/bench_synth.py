@@ -3,7 +3,7 @@
     python benchmarks/bench_synth.py                 # 256 dims, 512 true features, k = 5, 10 s each
     python benchmarks/bench_synth.py --seconds 5 --threads 2
 
-Sharkey-style data (sae_core.synthetic.SparseCombination): 512 true unit directions in 256
+Sharkey-style data (sae_core.ground_truth.generators.SparseCombination): 512 true unit directions in 256
 dims, about 5 on per sample with magnitudes U[0, 1], fresh samples every step. Each
 architecture trains with its lab recipe (sae_core.ground_truth.LAB_RECIPES; 2x = 1024
 features) for the same seconds of training time, one after the other, through the one
@@ -29,8 +29,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sae_core.ground_truth import GroundTruthLab, lab_config  # noqa: E402
-from sae_core.synthetic import SparseCombination, SparseCombinationConfig  # noqa: E402
+from sae_core.ground_truth.lab import GroundTruthLab, lab_config  # noqa: E402
+from sae_core.ground_truth.generators import SparseCombination, SparseCombinationConfig  # noqa: E402
 
 TARGET = 0.99
 

@@ -232,7 +232,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_train_extracted(args: argparse.Namespace) -> int:
     """Train on a folder written by ``extract`` (or any model's activations in that format)."""
-    from .extraction import load_extraction
+    from .real_model.extraction import load_extraction
     from .training import REAL_TABLE
     torch.set_num_threads(1)
     extraction = load_extraction(args.table)
@@ -332,8 +332,8 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 def run_synth(args: argparse.Namespace) -> int:
     """Sharkey-style data (``--active`` of ``--features`` directions per sample), one architecture."""
-    from .ground_truth import GroundTruthLab, lab_config, save_lab_run
-    from .synthetic import SparseCombination, SparseCombinationConfig
+    from .ground_truth.lab import GroundTruthLab, lab_config, save_lab_run
+    from .ground_truth.generators import SparseCombination, SparseCombinationConfig
     if not 1 <= args.threads <= 64:
         raise SAEInputError(f"--threads must be from 1 to 64 (got {args.threads})")
     data = SparseCombination(SparseCombinationConfig(dims=args.dims, features=args.features, active=args.active,
@@ -358,7 +358,7 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    from .extraction import extract, save_extraction
+    from .real_model.extraction import extract, save_extraction
     if not 1 <= args.threads <= 64:
         raise SAEInputError(f"--threads must be from 1 to 64 (got {args.threads})")
     torch.set_num_threads(args.threads)

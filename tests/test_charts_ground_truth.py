@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sae_core import charts
+from sae_core.ground_truth import charts as lab_charts
 
 
 def spec_of(chart) -> dict:
@@ -32,7 +33,7 @@ def rows(spec: dict) -> pd.DataFrame:
 def test_recovery_over_time_chart():
     curves = pd.DataFrame({"model": ["A", "A", "B", "B"] * 2, "seconds": [0, 1, 0, 1] * 2, "step": [0, 9, 0, 7] * 2,
                            "metric": ["mmcs"] * 4 + ["hungarian"] * 4, "value": [0.2, 0.9, 0.2, 0.5] * 2})
-    spec = spec_of(charts.recovery_over_time_chart(curves, chance_mmcs=0.2))
+    spec = spec_of(lab_charts.recovery_over_time_chart(curves, chance_mmcs=0.2))
     assert_readable(spec)
     line = spec["layer"][0]
     assert line["encoding"]["x"]["title"] == "Training time (seconds)"
@@ -45,29 +46,29 @@ def test_recovery_over_time_chart():
 
 def test_cosine_matrix_puts_each_partner_on_the_diagonal_and_fits_the_window():
     cos = np.array([[0.1, 0.9, 0.0, 0.3], [0.95, 0.2, 0.1, 0.0]])
-    spec = spec_of(charts.cosine_matrix_chart(cos, np.array([1, 0, 3, 2])))
+    spec = spec_of(lab_charts.cosine_matrix_chart(cos, np.array([1, 0, 3, 2])))
     assert_readable(spec)
     assert spec["encoding"]["x"]["sort"] == ["L1", "L0", "L3", "L2"]
     table = rows(spec)
     assert table.loc[(table["true"] == "T0") & (table["learned"] == "L1"), "cosine"].item() == pytest.approx(0.9)
     big = np.random.default_rng(0).uniform(-1, 1, (512, 1024))
-    spec = spec_of(charts.cosine_matrix_chart(big, np.arange(1024)))
+    spec = spec_of(lab_charts.cosine_matrix_chart(big, np.arange(1024)))
     shown = rows(spec)
     assert shown["true"].nunique() == 24 and shown["learned"].nunique() == 30  # 24 partners + 6 others
     assert spec["width"]["step"] * 30 <= 560
 
 
 def test_label_counts_stack_in_a_fixed_colour_per_label():
-    counts = pd.DataFrame({"model": ["A"] * 4, "label": list(charts.LABEL_COLOURS), "count": [3, 1, 1, 0]})
-    spec = spec_of(charts.label_count_chart(counts))
+    counts = pd.DataFrame({"model": ["A"] * 4, "label": list(lab_charts.LABEL_COLOURS), "count": [3, 1, 1, 0]})
+    spec = spec_of(lab_charts.label_count_chart(counts))
     assert_readable(spec)
-    assert spec["encoding"]["color"]["scale"]["range"] == list(charts.LABEL_COLOURS.values())
+    assert spec["encoding"]["color"]["scale"]["range"] == list(lab_charts.LABEL_COLOURS.values())
 
 
 def test_direction_arrows_one_per_true_and_learned_direction():
     pentagon = np.array([[math.cos(a), math.sin(a)] for a in np.linspace(0, 2 * math.pi, 5, endpoint=False)])
     learned = {"TopK": pentagon * 3.0, "ReLU": pentagon[:3]}
-    spec = spec_of(charts.direction_arrows_chart(pentagon * 1.1, learned))
+    spec = spec_of(lab_charts.direction_arrows_chart(pentagon * 1.1, learned))
     assert_readable(spec)
     table = rows(spec)
     assert (table["kind"] == "true feature").sum() == 10 and (table["kind"] == "learned (SAE)").sum() == 8

@@ -42,7 +42,7 @@ def test_train_on_the_folder_saves_saelens_that_encodes_raw_activations(extracte
     out = json.loads(capsys.readouterr().out)
     assert out["config"]["hidden_dim"] == 32 and out["config"]["tied_init"] is True  # REAL_TABLE's options
     assert out["layer"] == 2 and out["tokens"] == 15
-    from sae_core.extraction import load_extraction
+    from sae_core.real_model.extraction import load_extraction
     from sae_core.saelens_format import load_saelens
     model, cfg = load_saelens(folder / "sae")
     assert cfg["d_in"] == 384 and cfg["d_sae"] == 32

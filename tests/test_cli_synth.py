@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from sae_core.architectures import ARCHITECTURES
 from sae_core.cli import EXIT_BAD_INPUT, main
 from sae_core.saelens_format import load_saelens
-from sae_core.synthetic import SparseCombination, SparseCombinationConfig
+from sae_core.ground_truth.generators import SparseCombination, SparseCombinationConfig
 
 SMALL = ["--dims", "16", "--features", "24", "--active", "2", "--seed", "3"]
 

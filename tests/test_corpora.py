@@ -6,9 +6,9 @@ import re
 import subprocess
 import sys
 
-from sae_core.corpora import (CORPORA, FOUNDING_STORY, corpus_concepts, corpus_text, founding_concepts,
+from sae_core.real_model.corpora import (CORPORA, FOUNDING_STORY, corpus_concepts, corpus_text, founding_concepts,
                               stdlib_docstrings)
-from sae_core.extraction import split_documents
+from sae_core.real_model.extraction import split_documents
 
 
 def test_the_founding_story_is_thousands_of_distinct_sentences():

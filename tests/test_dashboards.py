@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sae_core.dashboards import (concept_matches, context_of, features_table, histogram, random_contexts,
+from sae_core.real_model.dashboards import (concept_matches, context_of, features_table, histogram, random_contexts,
                                  random_direction_f1, search_word, top_contexts, word_counts)
-from sae_core.extraction import Extraction
+from sae_core.real_model.extraction import Extraction
 
 DOCS = ["the cat sat", "the dog ran", "a robot <b>", "the cat sat"]
 

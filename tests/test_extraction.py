@@ -10,7 +10,7 @@ import pytest
 
 from sae_core import limits
 from sae_core.errors import SAEInputError, TableError
-from sae_core.extraction import (Extraction, extract, extraction_from_zip, extraction_to_zip, load_extraction,
+from sae_core.real_model.extraction import (Extraction, extract, extraction_from_zip, extraction_to_zip, load_extraction,
                                  save_extraction, split_documents)
 
 pytestmark = pytest.mark.usefixtures("offline")

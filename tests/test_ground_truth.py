@@ -1,4 +1,4 @@
-"""sae_core.ground_truth: the lab trains through the one Trainer on streamed data and measures recovery."""
+"""sae_core.ground_truth.lab: the lab trains through the one Trainer on streamed data and measures recovery."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from sae_core.errors import ConfigError
-from sae_core.ground_truth import (LAB_BATCH_SIZE, GroundTruthLab, LabSettings, lab_config, matched_order,
+from sae_core.ground_truth.lab import (LAB_BATCH_SIZE, GroundTruthLab, LabSettings, lab_config, matched_order,
                                    recovery_point)
-from sae_core.synthetic import SparseCombination, SparseCombinationConfig
+from sae_core.ground_truth.generators import SparseCombination, SparseCombinationConfig
 from sae_core.training import Trainer
 from torch_threads import one_thread  # noqa: F401 (fixture)
 

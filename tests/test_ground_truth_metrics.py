@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sae_core.architectures.standard import StandardSAE
-from sae_core.metrics import (chance_level, cosine_matrix, dead_fraction, feature_labels, hungarian_cosine,
+from sae_core.ground_truth.recovery import (chance_level, cosine_matrix, dead_fraction, feature_labels, hungarian_cosine,
                               hungarian_matching, mmcs, recovery_metrics)
 
 TRUE = torch.eye(4, 6)  # four true features: the first four axes of 6 dims

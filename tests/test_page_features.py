@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from apptest_helpers import click, start_app
 
 from sae_core.examples import example_names
-from app_pages.feature_sections import CONCEPT_HEADING
+from app_ui.feature_sections import CONCEPT_HEADING
 from sae_core.charts import TEXT_PX, TEXT_PX_PRESENTER
 from sae_core.features import FeatureGroup, active_sets, group_duplicates, top_tokens
 from sae_core.limits import FEATURES_PER_PAGE, HEATMAP_MAX_FEATURES

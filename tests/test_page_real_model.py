@@ -71,7 +71,7 @@ def test_bad_upload_of_a_table_keeps_the_current_one(trained):
     at = trained
     before = at.session_state.real_extraction
     # AppTest cannot drive st.file_uploader: call the engine as the page does and check the message
-    from sae_core.extraction import extraction_from_zip
+    from sae_core.real_model.extraction import extraction_from_zip
     from sae_core.errors import TableError
     with pytest.raises(TableError, match="bad.zip: not a readable zip file"):
         extraction_from_zip(b"not a zip", "bad.zip")
@@ -112,8 +112,8 @@ def test_architecture_brings_its_own_settings(trained):
 
 
 def test_without_the_extras_the_page_says_how_to_install(monkeypatch):
-    import sae_core.extraction
-    monkeypatch.setattr(sae_core.extraction, "model_available", lambda: False)
+    import sae_core.real_model.extraction
+    monkeypatch.setattr(sae_core.real_model.extraction, "model_available", lambda: False)
     at = start_app(PAGE)
     assert "pip install -r requirements-real.txt" in at.info[0].value
     assert not at.button  # nothing to extract with
@@ -129,7 +129,7 @@ def test_a_stopped_run_is_kept_on_the_next_run(trained):
     trainer.fit(stop=lambda: trainer.epoch >= 3)  # as if Stop came at epoch 3
     stop, done = threading.Event(), threading.Event()
     done.set()
-    from app_pages.real_model_widgets import keep_real
+    from app_ui.real_model_widgets import keep_real
     at.session_state.trainer = trainer  # what run_stoppable leaves in the session while it trains
     at.session_state.trainer_events = (stop, done)
     at.session_state.trainer_keep = keep_real

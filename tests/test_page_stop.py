@@ -12,7 +12,7 @@ from functools import partial
 
 from apptest_helpers import start_app
 
-from app_pages.runs import keep_stability, keep_sweep
+from app_ui.runs import keep_stability, keep_sweep
 from sae_core.stability import seeds_trainer
 from sae_core.sweep import sweep_trainer
 from sae_core.table import tokens_of, values_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apptest_helpers import click, start_app
 
 from sae_core.architectures import ARCHITECTURES
-from sae_core.ground_truth import LabSettings
+from sae_core.ground_truth.lab import LabSettings
 
 PAGE = "app_pages/superposition.py"
 

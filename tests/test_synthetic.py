@@ -1,4 +1,4 @@
-"""sae_core.synthetic: the generators' statistics, determinism and streaming."""
+"""sae_core.ground_truth.generators: the generators' statistics, determinism and streaming."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sae_core.errors import ConfigError
-from sae_core.synthetic import (EVAL, SparseCombination, SparseCombinationConfig, ToySuperposition,
+from sae_core.ground_truth.generators import (EVAL, SparseCombination, SparseCombinationConfig, ToySuperposition,
                                 ToySuperpositionConfig, feature_probabilities, make_data)
 from torch_threads import one_thread  # noqa: F401 (fixture)
 

@@ -157,6 +157,11 @@ class SAE(nn.Module):
             masks["b_enc"][s, h] = True
         return masks
 
+    @torch.no_grad()
+    def decoder_directions(self, s: int = 0) -> Tensor:
+        """Member s's decoder rows (each feature's direction in activation space), padding removed, (H, D)."""
+        return self.W_dec[s, : self.hidden_dims[s]].detach()
+
     # ---- saving, one member ---------------------------------------------------------------
 
     @classmethod

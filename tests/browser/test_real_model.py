@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from browser_helpers import STEP_S, TRAIN_S, go_to, heading, no_exception, open_app, screenshot, wait_idle
-from sae_core.extraction import model_available
+from sae_core.real_model.extraction import model_available
 
 pytestmark = pytest.mark.skipif(not model_available(), reason="the real-model extras are not installed")
 

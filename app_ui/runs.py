@@ -12,7 +12,7 @@ import threading
 
 import streamlit as st
 
-from app_pages.session import stopped_notice
+from app_ui.session import stopped_notice
 from sae_core import charts
 from sae_core.stability import compare_seeds
 from sae_core.sweep import sweep_result

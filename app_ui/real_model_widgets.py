@@ -8,10 +8,10 @@ from dataclasses import fields, replace
 
 import streamlit as st
 
-from app_pages.session import stopped_notice
+from app_ui.session import stopped_notice
 from sae_core import limits
 from sae_core.architectures import ARCHITECTURES
-from sae_core.extraction import DEFAULT_LAYER
+from sae_core.real_model.extraction import DEFAULT_LAYER
 from sae_core.training import REAL_TABLE, TrainConfig
 
 SETTINGS = {"real_source": "Bundled corpus", "real_corpus": "founding_story", "real_layer": DEFAULT_LAYER,
@@ -94,6 +94,6 @@ def training_settings(config: TrainConfig) -> TrainConfig:
 
 
 def contexts_html(contexts) -> str:
-    """Contexts (already HTML-escaped by sae_core.dashboards) one per line, with their activation."""
+    """Contexts (already HTML-escaped by sae_core.real_model.dashboards) one per line, with their activation."""
     style = "line-height: 2; font-size: 16px;"
     return "".join(f"<div style='{style}'>{c.html} <small>({c.activation:.2f})</small></div>" for c in contexts)

@@ -2,7 +2,7 @@
 
 A feature is *active* on a row when its activation is > 0. Inputs everywhere:
 ``acts_NH`` (rows x features, what the SAE computed), ``words`` (each row's lower-case whole
-word) and, for contexts, the :class:`~sae_core.extraction.Extraction` the rows came from.
+word) and, for contexts, the :class:`~sae_core.real_model.extraction.Extraction` the rows came from.
 
 - :func:`features_table`: one row per feature: density, max activation, top words as text.
 - :func:`search_word`: the features that fire most on a word.

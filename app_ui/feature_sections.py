@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.concept_editor import geometry_section
+from app_ui.concept_editor import geometry_section
 from sae_core import charts
 from sae_core.contributions import contributions_long, token_contributions
 from sae_core.features import closest_features

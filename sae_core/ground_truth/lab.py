@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import limits
-from .architectures import ARCHITECTURES
-from .errors import ConfigError, SAEInputError
-from .metrics import (RecoveryMetrics, chance_level, cosine_matrix, decoder_rows, feature_labels,
+from .. import limits
+from ..architectures import ARCHITECTURES
+from ..errors import ConfigError, SAEInputError
+from .recovery import (RecoveryMetrics, chance_level, cosine_matrix, decoder_rows, feature_labels,
                       hungarian_cosine, hungarian_matching, mmcs, recovery_metrics)
-from .synthetic import (GroundTruthData, SparseCombination, SparseCombinationConfig, ToySuperposition,
+from .generators import (GroundTruthData, SparseCombination, SparseCombinationConfig, ToySuperposition,
                         ToySuperpositionConfig)
-from .training import TrainConfig, Trainer
+from ..training import TrainConfig, Trainer
 
 EVAL_SAMPLES = 4096  # held-out samples for explained variance, L0 and dead fraction
 LAB_BATCH_SIZE = 192  # samples per step: more small steps beat fewer large ones within a time budget
@@ -135,7 +135,7 @@ class LabResult:
 
     def label_counts(self) -> pd.DataFrame:
         """model, label, count: how many true features each architecture recovered, split, merged, missed."""
-        from .metrics import FEATURE_LABELS
+        from .recovery import FEATURE_LABELS
         rows = [{"model": run.label, "label": name, "count": run.labels.count(name)}
                 for run in self.runs for name in FEATURE_LABELS]
         return pd.DataFrame(rows, columns=["model", "label", "count"])
@@ -298,7 +298,7 @@ def save_lab_run(folder, data: GroundTruthData, run: LabRun) -> Path:
     generator's settings in its metadata) and FOLDER/sae/ (the trained SAE as a SAELens folder)."""
     from safetensors.torch import save_file
 
-    from .saelens_format import save_saelens
+    from ..saelens_format import save_saelens
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
