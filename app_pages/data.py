@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app_ui import keys
 from app_ui.concept_editor import concepts_section, example_settings_offer, geometry_section
 from app_ui.session import (current_table, example_label, load_table, replace_table, show_chart,
                                update_table_from_editor)
@@ -32,20 +33,20 @@ with source_col:
     example_settings_offer(example)
 with upload_col:
     upload = st.file_uploader(
-        "Upload a CSV", type=["csv", "txt"], key="upload",
+        "Upload a CSV", type=["csv", "txt"], key=keys.CSV_UPLOAD,
         help=f"Header row 'token,<dim>,<dim>,...', one row per token, numbers only; "
              f"at most {limits.MAX_UPLOAD_BYTES // 2**20} MB.",
     )
-    if upload is not None and st.session_state.get("upload_seen") != upload.file_id:
-        st.session_state.upload_seen = upload.file_id
-        st.session_state.pop("upload_error", None)
+    if upload is not None and st.session_state.get(keys.UPLOAD_SEEN) != upload.file_id:
+        st.session_state[keys.UPLOAD_SEEN] = upload.file_id
+        st.session_state.pop(keys.UPLOAD_ERROR, None)
         try:
             load_table(parse_csv(upload.getvalue(), upload.name), f"upload: {upload.name}")
             st.rerun()
         except SAEInputError as error:
-            st.session_state.upload_error = str(error)
-    if st.session_state.get("upload_error") and upload is not None:
-        st.error(f"Upload not used: {st.session_state.upload_error}. Your table is unchanged.")
+            st.session_state[keys.UPLOAD_ERROR] = str(error)
+    if st.session_state.get(keys.UPLOAD_ERROR) and upload is not None:
+        st.error(f"Upload not used: {st.session_state[keys.UPLOAD_ERROR]}. Your table is unchanged.")
 
 # ---- the editor -----------------------------------------------------------------------------
 heading = st.empty()  # filled below: an edit in the editor changes the table in this run
@@ -55,8 +56,8 @@ st.caption(
     "the cells directly."
 )
 edited = st.data_editor(
-    st.session_state.editor_base, num_rows="dynamic", hide_index=True, width="stretch",
-    key=f"editor_{st.session_state.table_version}",
+    st.session_state[keys.EDITOR_BASE], num_rows="dynamic", hide_index=True, width="stretch",
+    key=f"{keys.EDITOR}_{st.session_state[keys.TABLE_VERSION]}",
     column_config={TOKEN: st.column_config.TextColumn("token", required=True)},
 )
 try:
@@ -74,18 +75,18 @@ with st.expander("Add, remove or rename dimensions"):
     dims = dims_of(table)
     try:
         with add_col:
-            new_name = st.text_input("New dimension name", placeholder=f"d{len(dims)}", key="new_dim")
+            new_name = st.text_input("New dimension name", placeholder=f"d{len(dims)}", key=keys.NEW_DIM)
             if st.button("Add dimension", help="Adds a column filled with 0"):
                 replace_table(add_dimension(table, new_name or None))
                 st.rerun()
         with remove_col:
-            gone = st.selectbox("Dimension to remove", dims, key="remove_dim")
+            gone = st.selectbox("Dimension to remove", dims, key=keys.REMOVE_DIM)
             if st.button("Remove dimension"):
                 replace_table(remove_dimension(table, gone))
                 st.rerun()
         with rename_col:
-            old = st.selectbox("Dimension to rename", dims, key="rename_from")
-            new = st.text_input("New name", key="rename_to")
+            old = st.selectbox("Dimension to rename", dims, key=keys.RENAME_FROM)
+            new = st.text_input("New name", key=keys.RENAME_TO)
             if st.button("Rename dimension"):
                 replace_table(rename_dimension(table, old, new))
                 st.rerun()
@@ -93,7 +94,7 @@ with st.expander("Add, remove or rename dimensions"):
         st.error(f"{error}. The table is unchanged.")
 
 with st.expander("Paste a whole table as CSV text"):
-    pasted = st.text_area("CSV text", height=150, key="pasted",
+    pasted = st.text_area("CSV text", height=150, key=keys.PASTED,
                           placeholder="token,d0,d1\ncat,0.8,0.3\ndog,0.7,0.2")
     if st.button("Use pasted table"):
         try:

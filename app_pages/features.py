@@ -4,6 +4,7 @@ import math
 
 import streamlit as st
 
+from app_ui import keys
 from app_ui.feature_sections import building_blocks_section, concept_matches_section, model_geometry_section
 from app_ui.session import result_is_stale, show_chart
 from sae_core import charts, limits
@@ -18,13 +19,13 @@ st.markdown(
     "feature share one card."
 )
 
-result = st.session_state.get("result")
+result = st.session_state.get(keys.RESULT)
 if result is None:
     st.info("No model yet. Train one on the Train page first.")
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-tokens, dims = st.session_state.result_tokens, st.session_state.result_dims
+tokens, dims = st.session_state[keys.RESULT_TOKENS], st.session_state[keys.RESULT_DIMS]
 acts, directions = result.feature_activations, result.decoder_directions
 if result_is_stale():
     st.warning("The table has changed since this model was trained; these are the features of the "
@@ -33,14 +34,14 @@ if result.stopped_early:
     st.caption(f"Training was stopped at epoch {result.epochs_done:,} of {result.config.epochs:,}.")
 
 # ---- reference features the example names ----------------------------------------------------
-concept_matches_section(acts, tokens, st.session_state.get("result_references", []))
+concept_matches_section(acts, tokens, st.session_state.get(keys.RESULT_REFERENCES, []))
 
 # ---- which features to show: live ones, near-copies grouped, a page at a time ----------------------
 fires = (acts > 0).any(axis=0)
 live, dead = [int(j) for j in fires.nonzero()[0]], [int(j) for j in (~fires).nonzero()[0]]
 t1, t2 = st.columns(2)
-hide_dead = t1.toggle("Hide dead features", value=len(dead) > 0 and len(live) > 0, key="hide_dead")
-show_copies = t2.toggle("Show every copy", key="show_copies",
+hide_dead = t1.toggle("Hide dead features", value=len(dead) > 0 and len(live) > 0, key=keys.HIDE_DEAD)
+show_copies = t2.toggle("Show every copy", key=keys.SHOW_COPIES,
                         help="Near-duplicate features (same active tokens, or decoder directions with "
                              "cosine ≥ 0.9) are one card; switch on to see each copy on its own.")
 groups = group_duplicates(acts, directions, tokens, live)

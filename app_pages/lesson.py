@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from app_ui import keys
 from app_ui.session import (current_table, example_label, load_table, result_is_stale, set_settings, setting,
                                show_chart, store_result, training_config)
 from sae_core import charts, limits
@@ -15,7 +16,7 @@ from sae_core.examples import example_settings, load_example
 from sae_core.features import FeatureGroup, group_duplicates
 from sae_core.geometry import superposition_sentence, table_geometry
 from sae_core.stability import stability
-from sae_core.sweep import sweep
+from sae_core.sweep import knob_of, sweep
 from sae_core.table import dims_of, tokens_of, values_of
 from sae_core.training import train
 
@@ -28,7 +29,7 @@ STEPS = {
     6: "The sparsity trade-off",
 }
 SUPERPOSED_EXAMPLE = "colors_and_shapes"
-LESSON_SWEEP = {"hidden_dims": [4, 8, 16], "sparsity_weights": [0.003, 0.01, 0.03, 0.1]}
+LESSON_HIDDEN = [4, 8, 16]  # the small sweep's hidden sizes (x the architecture's knob values, seed 0)
 
 st.title("Lesson")
 st.markdown(
@@ -39,10 +40,10 @@ st.markdown(
 step = st.radio("Step", list(STEPS), key="lesson_step", horizontal=True,
                 format_func=lambda n: f"{n}. {STEPS[n]}", label_visibility="collapsed")
 st.header(f"{step}. {STEPS[step]}")
-if st.session_state.get("lesson_notice"):
-    st.success(st.session_state.pop("lesson_notice"), icon=":material/check:")
+if st.session_state.get(keys.LESSON_NOTICE):
+    st.success(st.session_state.pop(keys.LESSON_NOTICE), icon=":material/check:")
 table = current_table()
-result = st.session_state.get("result")
+result = st.session_state.get(keys.RESULT)
 
 
 def next_step() -> None:
@@ -60,8 +61,10 @@ def action(label: str, work, **button) -> None:
 
 
 def run_sweep() -> None:
-    st.session_state.sweep = sweep(values_of(table), training_config(), **LESSON_SWEEP)
-    st.session_state.sweep_tokens = tokens_of(table)
+    config = training_config()
+    st.session_state[keys.SWEEP] = sweep(values_of(table), config, LESSON_HIDDEN,
+                                         knob_of(config.architecture).sweep_values)
+    st.session_state[keys.SWEEP_TOKENS] = tokens_of(table)
 
 
 def load_example_with_its_settings(name: str) -> None:
@@ -70,8 +73,8 @@ def load_example_with_its_settings(name: str) -> None:
     shipped = example_settings(name)
     if shipped is not None:
         set_settings(replace(shipped.config, seed=training_config().seed))
-        st.session_state.lesson_notice = (f"Loaded {example_label(name)} with its recommended settings: hidden "
-                                          f"{shipped.config.hidden_dim}, sparsity {shipped.config.sparsity_weight:g}.")
+        st.session_state[keys.LESSON_NOTICE] = (f"Loaded {example_label(name)} with its recommended settings: "
+                                          f"{shipped.config.describe()}.")
     st.rerun()
 
 
@@ -82,7 +85,7 @@ def link(page: str, label: str) -> None:
 if step == 1:
     st.markdown(
         f"Each row is a **token**, each column one **dimension** of a model's hidden activation "
-        f"({st.session_state.table_source}: {len(table)} tokens x {len(dims_of(table))} dimensions). "
+        f"({st.session_state[keys.TABLE_SOURCE]}: {len(table)} tokens x {len(dims_of(table))} dimensions). "
         "Red is positive, blue negative. No single column means *animal* or *robot*: concepts are "
         "spread over several dimensions."
     )
@@ -92,7 +95,7 @@ if step == 1:
     link("data", "Edit the table on the Data page")
 
 elif step == 2:
-    refs = st.session_state.get("references", [])
+    refs = st.session_state.get(keys.REFERENCES, [])
     st.markdown(
         "A model has far more concepts to represent than it has dimensions, so it stores them as "
         "**directions** that overlap: one dimension takes part in many concepts. "
@@ -114,11 +117,10 @@ elif step == 3:
     st.markdown(
         "The SAE re-expresses each token as a **sparse** mix of more features than there are "
         "dimensions: its loss is reconstruction error plus a penalty on how much the features fire. "
-        f"Your settings: hidden {config.hidden_dim}, sparsity {config.sparsity_weight:g}, "
-        f"{config.epochs:,} epochs, seed {config.seed}."
+        f"Your settings: {config.describe()}."
     )
     action("Train with these settings", lambda: store_result(train(values_of(table), config)))
-    result = st.session_state.get("result")
+    result = st.session_state.get(keys.RESULT)
     if result is None:
         st.info("No model yet: press **Train with these settings**.")
     else:
@@ -136,9 +138,9 @@ elif step == 4:
     if result is None:
         st.info("Train a model first (step 3).")
     else:
-        acts, tokens = result.feature_activations, st.session_state.result_tokens
+        acts, tokens = result.feature_activations, st.session_state[keys.RESULT_TOKENS]
         live = [j for j in range(acts.shape[1]) if (acts[:, j] > 0).any()]
-        copies = st.toggle("Show every copy", key="lesson_copies")
+        copies = st.toggle("Show every copy", key=keys.LESSON_COPIES)
         groups = ([FeatureGroup((j,)) for j in live] if copies
                   else group_duplicates(acts, result.decoder_directions, tokens, live))
         shown = [g.representative for g in groups][:limits.FEATURES_PER_PAGE]
@@ -155,9 +157,9 @@ elif step == 5:
         "One training run is one random draw. Train the same settings under many seeds: a feature "
         "found in nearly every seed belongs to the data; one found in a few was luck."
     )
-    action(f"Train {seeds} seeds at once", lambda: st.session_state.update(stability=stability(
-        values_of(table), config, tokens_of(table), st.session_state.get("references", []), seeds)))
-    run = st.session_state.get("stability")
+    action(f"Train {seeds} seeds at once", lambda: st.session_state.update({keys.STABILITY: stability(
+        values_of(table), config, tokens_of(table), st.session_state.get(keys.REFERENCES, []), seeds)}))
+    run = st.session_state.get(keys.STABILITY)
     if run is None:
         st.info(f"Press **Train {seeds} seeds at once**.")
     elif not run.recovered:
@@ -171,13 +173,14 @@ else:
         "More sparsity means fewer features per token but a worse reconstruction. Train a grid of "
         "SAEs at once and plot each: good ones sit top-left (sparse **and** faithful)."
     )
-    action("Run a small sweep", run_sweep, help=f"Hidden sizes {LESSON_SWEEP['hidden_dims']} x sparsity weights "
-                                                f"{LESSON_SWEEP['sparsity_weights']}, seed 0, your other settings.")
-    done = st.session_state.get("sweep")
+    knob = knob_of(training_config().architecture)
+    action("Run a small sweep", run_sweep, help=f"Hidden sizes {LESSON_HIDDEN} x {knob.what} "
+                                                f"{list(knob.sweep_values)}, seed 0, your other settings.")
+    done = st.session_state.get(keys.SWEEP)
     if done is None:
         st.info("Press **Run a small sweep**.")
     else:
-        show_chart(charts.tradeoff_chart(done.table), width="stretch")
+        show_chart(charts.tradeoff_chart(done.table, done.knob), width="stretch")
     link("sweep", "Choose the grid and open any model: the Sweep page")
 
 if step < len(STEPS):

@@ -2,16 +2,18 @@
 
 import streamlit as st
 
-from app_ui.real_model_widgets import (contexts_html, init_real_settings, keep, keep_real, training_settings,
-                                          widget)
+from app_ui import keys
+from app_ui.real_model_widgets import contexts_html, keep_real, real_key, training_settings
 from app_ui.runs import run_stoppable, stop_button
+from app_ui.session import set_setting, setting
 from sae_core import charts, limits
 from sae_core.real_model.corpora import CORPORA, corpus_concepts, corpus_text
 from sae_core.real_model.dashboards import (concept_matches, features_table, histogram, random_contexts, search_word,
                                  top_contexts, word_counts)
 from sae_core.errors import SAEInputError
-from sae_core.real_model.extraction import (MODES, extract, extraction_from_zip, extraction_to_zip, load_model,
+from sae_core.real_model.extraction import (LAYERS, MODES, extract, extraction_from_zip, extraction_to_zip, load_model,
                                  model_available)
+from sae_core.state import REAL_SOURCES
 from sae_core.training import Trainer
 
 st.title("Real model")
@@ -34,66 +36,61 @@ def shared_model():
     return load_model()
 
 
-init_real_settings()
-
-# ---- 1. text -> activations ------------------------------------------------------------------
+# ---- 1. text -> activations (widget keys = setting names: sae_core.state.RealChoices) ---------------
 st.subheader("1. Text and layer")
-source = st.radio("Text", ["Bundled corpus", "Paste text", "Upload a .txt file"], horizontal=True,
-                  key=widget("real_source"), on_change=keep, args=("real_source",))
+source = st.radio("Text", REAL_SOURCES, horizontal=True, key=real_key("source"))
 text, corpus = None, None
 if source == "Bundled corpus":
-    corpus = st.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get, key=widget("real_corpus"),
-                          on_change=keep, args=("real_corpus",))
+    corpus = st.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get, key=real_key("corpus"))
 elif source == "Paste text":
-    text = st.text_area("Your text (documents separated by blank lines)", height=150, key=widget("real_text"),
-                        on_change=keep, args=("real_text",))
+    text = st.text_area("Your text (documents separated by blank lines)", height=150, key=real_key("text"))
 else:
-    upload = st.file_uploader("A UTF-8 .txt file", type=["txt"], key="w_real_upload")
+    upload = st.file_uploader("A UTF-8 .txt file", type=["txt"], key=keys.REAL_TEXT_UPLOAD)
     if upload is not None:
         try:
             text = upload.getvalue().decode("utf-8-sig")
         except UnicodeDecodeError:
             st.error(f"{upload.name}: not UTF-8 text; save it as UTF-8 and upload it again.")
 c1, c2, c3 = st.columns(3)
-c1.select_slider("Layer", list(range(7)), key=widget("real_layer"), on_change=keep, args=("real_layer",),
+c1.select_slider("Layer", list(range(LAYERS + 1)), key=real_key("layer"),
                  help="0 is the token embeddings; 1-6 the output of each transformer block. "
                       "Middle layers (around 3) give the most nameable features.")
-c2.radio("Rows", MODES, horizontal=True, key=widget("real_mode"), on_change=keep, args=("real_mode",),
+c2.radio("Rows", MODES, horizontal=True, key=real_key("mode"),
          format_func={"pieces": "word pieces", "words": "whole words"}.get,
          help="Whole words average the vectors of their pieces ('chatbot' = 'chat' + '##bot').")
 c3.number_input("Tokens to keep (at most)", 100, limits.MAX_EXTRACTED_TOKENS, step=500,
-                key=widget("real_max_tokens"), on_change=keep, args=("real_max_tokens",),
+                key=real_key("max_tokens"),
                 help="Whole documents are kept until this many word pieces.")
 
 if st.button("Extract activations", type="primary", icon=":material/memory:"):
     shared_model()
     bar = st.progress(0.0, text="Running the model…")
     try:
-        extraction = extract(corpus_text(corpus) if corpus else (text or ""), layer=st.session_state.real_layer,
-                             mode=st.session_state.real_mode, max_tokens=st.session_state.real_max_tokens,
+        extraction = extract(corpus_text(corpus) if corpus else (text or ""), layer=setting(real_key("layer")),
+                             mode=setting(real_key("mode")), max_tokens=setting(real_key("max_tokens")),
                              on_progress=lambda p: bar.progress(p.fraction, text=f"{p.done_tokens:,} of {p.total_tokens:,} tokens"))
     except SAEInputError as error:
         st.error(f"Cannot extract: {error}")
     else:
-        st.session_state.real_extraction = extraction
-        st.session_state.real_concepts = corpus_concepts(corpus) if corpus else {}
-        st.session_state.pop("real_result", None)
+        st.session_state[keys.REAL_EXTRACTION] = extraction
+        st.session_state[keys.REAL_CONCEPTS] = corpus_concepts(corpus) if corpus else {}
+        st.session_state.pop(keys.REAL_RESULT, None)
     bar.empty()
 
 with st.expander("Save or load an extracted table (so you need not extract again)"):
     loaded = st.file_uploader("An extracted table (.zip with activations.safetensors + tokens.json; any model)",
-                              type=["zip"], key="w_real_table_upload")
-    if loaded is not None and st.session_state.get("real_loaded_name") != (loaded.name, loaded.size):
-        st.session_state.real_loaded_name = (loaded.name, loaded.size)
+                              type=["zip"], key=keys.REAL_TABLE_UPLOAD)
+    if loaded is not None and st.session_state.get(keys.REAL_LOADED_NAME) != (loaded.name, loaded.size):
+        st.session_state[keys.REAL_LOADED_NAME] = (loaded.name, loaded.size)
         try:
-            st.session_state.real_extraction = extraction_from_zip(loaded.getvalue(), loaded.name)
+            st.session_state[keys.REAL_EXTRACTION] = extraction_from_zip(loaded.getvalue(), loaded.name)
         except SAEInputError as error:
             st.error(f"Not loaded: {error} Your table is unchanged.")
         else:
-            st.session_state.real_concepts = {}
-            st.session_state.pop("real_result", None)
+            st.session_state[keys.REAL_CONCEPTS] = {}
+            st.session_state.pop(keys.REAL_RESULT, None)
 
-extraction = st.session_state.get("real_extraction")
+extraction = st.session_state.get(keys.REAL_EXTRACTION)
 if extraction is None:
     st.info("No activations yet: choose a text and a layer and press **Extract activations**.")
     st.stop()
@@ -106,15 +103,14 @@ st.download_button("Download the extracted table", lambda: extraction_to_zip(ext
 
 # ---- 2. train --------------------------------------------------------------------------------
 st.subheader("2. Train an SAE on these rows")
-config = training_settings(st.session_state.real_config)
-st.session_state.real_config = config
+config = training_settings()
 
 b1, b2, _ = st.columns([1, 1, 6])
-train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:", key="real_train")
+train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:", key=keys.REAL_TRAIN)
 with b2:
-    stop_button(key="real_stop")
+    stop_button(key=keys.REAL_STOP)
 if train_clicked:
-    st.session_state.pop("real_notice", None)
+    st.session_state.pop(keys.REAL_NOTICE, None)
     try:
         trainer = Trainer(extraction.activations, config)
     except SAEInputError as error:
@@ -122,9 +118,9 @@ if train_clicked:
     else:
         run_stoppable(trainer, keep_real, live_loss=True)
 
-if st.session_state.get("real_notice"):
-    st.warning(st.session_state.real_notice)
-result = st.session_state.get("real_result")
+if st.session_state.get(keys.REAL_NOTICE):
+    st.warning(st.session_state[keys.REAL_NOTICE])
+result = st.session_state.get(keys.REAL_RESULT)
 if result is None:
     st.info("No SAE yet: press **Train** (the defaults were chosen by measurement for tables like this one).")
     st.stop()
@@ -138,15 +134,15 @@ k4.metric("Training time", f"{result.train_seconds:.1f} s", help=f"{result.epoch
 # ---- 3. dashboards -------------------------------------------------------------------------------
 st.subheader("3. Features")
 acts, words = result.feature_activations, extraction.words
-cache = st.session_state.get("real_dash")
+cache = st.session_state.get(keys.REAL_DASH)
 if cache is None or cache[0] is not result:
     cache = (result, features_table(acts, words))
-    st.session_state.real_dash = cache
+    st.session_state[keys.REAL_DASH] = cache
     live = cache[1][cache[1]["density"] > 0]
     first = int(live.sort_values("density", ascending=False)["feature"].iloc[0]) if len(live) else 0
-    st.session_state.real_feature = st.session_state.w_real_feature = first  # a new model opens a live feature
+    set_setting(real_key("feature"), first)  # a new model opens a live feature
 table = cache[1]
-query = st.text_input("Find features for a word", key=widget("real_query"), on_change=keep, args=("real_query",),
+query = st.text_input("Find features for a word", key=real_key("query"),
                       placeholder="e.g. cat, robot, not", help="Features ranked by their mean activation on that word.")
 shown = table[table["density"] > 0].sort_values("density", ascending=False)
 if query.strip():
@@ -155,22 +151,22 @@ if query.strip():
         st.caption(f"No feature fires on '{query.strip()}' (or the word is not in the text).")
     shown = table.set_index("feature").loc[found["feature"]].reset_index()
     shown.insert(1, "mean_on_word", found["mean_on_word"].to_numpy())
-    if st.session_state.get("real_opened_for") != (query, id(result)) and len(found):
-        st.session_state.real_opened_for = (query, id(result))  # a new search opens its best feature
-        st.session_state.real_feature = st.session_state.w_real_feature = int(found["feature"].iloc[0])
+    if st.session_state.get(keys.REAL_OPENED_FOR) != (query, id(result)) and len(found):
+        st.session_state[keys.REAL_OPENED_FOR] = (query, id(result))  # a new search opens its best feature
+        set_setting(real_key("feature"), int(found["feature"].iloc[0]))
 event = st.dataframe(shown, hide_index=True, height=320, on_select="rerun", selection_mode="single-row",
-                     key=f"w_real_table_{id(result)}_{query}",
+                     key=f"{keys.REAL_FEATURES_TABLE}_{id(result)}_{query}",
                      column_config={"density": st.column_config.NumberColumn("density", format="percent"),
                                     "max_activation": st.column_config.NumberColumn("max activation", format="%.3f"),
                                     "top_words": st.column_config.TextColumn("top words", width="large")})
 st.caption(f"{len(shown):,} of {len(table):,} features shown (dead features hidden). Click a column to sort; "
            "click a row to open its card.")
 selected = tuple(event.selection.rows)
-if selected and selected != st.session_state.get("real_selected"):  # a new click on a row opens it
-    st.session_state.real_feature = st.session_state.w_real_feature = int(shown.iloc[selected[0]]["feature"])
-st.session_state.real_selected = selected
-st.session_state.real_feature = min(st.session_state.real_feature, len(table) - 1)
-j = st.number_input("Feature", 0, len(table) - 1, key=widget("real_feature"), on_change=keep, args=("real_feature",))
+if selected and selected != st.session_state.get(keys.REAL_SELECTED):  # a new click on a row opens it
+    set_setting(real_key("feature"), int(shown.iloc[selected[0]]["feature"]))
+st.session_state[keys.REAL_SELECTED] = selected
+set_setting(real_key("feature"), min(setting(real_key("feature")), len(table) - 1))
+j = st.number_input("Feature", 0, len(table) - 1, key=real_key("feature"))
 
 with st.container(border=True):
     a_N = acts[:, j]
@@ -191,14 +187,14 @@ with st.container(border=True):
                    "token is the row itself. The top list alone misleads: the random sample shows the whole range.")
 
 # ---- concepts of the founding story ----------------------------------------------------------------
-concepts = st.session_state.get("real_concepts") or {}
+concepts = st.session_state.get(keys.REAL_CONCEPTS) or {}
 if concepts:
     st.subheader("The founding example's concepts, in a real model")
     key = ("concepts", id(result))
-    if st.session_state.get("real_concept_key") != key:
-        st.session_state.real_concept_table = concept_matches(acts, extraction.activations, words, concepts)
-        st.session_state.real_concept_key = key
-    st.dataframe(st.session_state.real_concept_table, hide_index=True,
+    if st.session_state.get(keys.REAL_CONCEPT_KEY) != key:
+        st.session_state[keys.REAL_CONCEPT_TABLE] = concept_matches(acts, extraction.activations, words, concepts)
+        st.session_state[keys.REAL_CONCEPT_KEY] = key
+    st.dataframe(st.session_state[keys.REAL_CONCEPT_TABLE], hide_index=True,
                  column_config={c: st.column_config.NumberColumn(c, format="%.2f")
                                 for c in ("precision", "recall", "f1", "chance_f1")})
     st.caption("For each concept's word list: the feature whose active rows (activation > 0) best match the "

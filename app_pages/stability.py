@@ -5,11 +5,11 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
+from app_ui import keys
 from app_ui.feature_sections import stability_concepts_section
 from app_ui.runs import keep_stability, run_stoppable, stop_button
 from app_ui.session import current_table, show_chart, training_config
 from sae_core import charts, limits
-from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import SAEInputError
 from sae_core.stability import MATCH_COSINE, seeds_trainer
 from sae_core.table import tokens_of, values_of
@@ -24,12 +24,7 @@ st.markdown(
 
 table = current_table()
 config = training_config()
-st.caption(
-    f"Settings from the Train page: {ARCHITECTURES[config.architecture].label}, hidden {config.hidden_dim}, "
-    + (f"k {config.k}, " if "k" in ARCHITECTURES[config.architecture].settings() else
-       f"sparsity {config.sparsity_weight:g}, ")
-    + f"lr {config.lr:g}, {config.epochs:,} epochs."
-)
+st.caption(f"Settings from the Train page: {config.describe(seed=False)}.")
 seeds = st.slider("Number of seeds", 2, limits.MAX_SEEDS, key="stability_seeds",
                   help="Seeds 0, 1, ..., K-1 are trained together.")
 
@@ -41,16 +36,16 @@ if b1.button("Train all seeds", type="primary", icon=":material/play_arrow:"):
         st.error(f"Cannot train: {error}")
     else:
         run_stoppable(trainer, partial(keep_stability, tokens=tokens_of(table),
-                                       references=st.session_state.get("references", [])))
+                                       references=st.session_state.get(keys.REFERENCES, [])))
 with b2:
     stop_button()
 
-run = st.session_state.get("stability")
+run = st.session_state.get(keys.STABILITY)
 if run is None:
     st.info("Press **Train all seeds** to see which features are stable.")
     st.stop()
-if st.session_state.get("stability_notice"):
-    st.warning(st.session_state.stability_notice)
+if st.session_state.get(keys.STABILITY_NOTICE):
+    st.warning(st.session_state[keys.STABILITY_NOTICE])
 if run.tokens != tokens_of(table):
     st.warning("The table has changed since this comparison; train again to use the new table.")
 
@@ -59,7 +54,7 @@ st.caption(f"{k} seeds trained together in {run.train_seconds:.2f} s.")
 if run.recovered:
     st.subheader("Named features: in how many seeds were they recovered?")
     show_chart(charts.recovery_chart(run.recovered, k), width="stretch")
-    stability_concepts_section(run, st.session_state.get("references", []))
+    stability_concepts_section(run, st.session_state.get(keys.REFERENCES, []))
 
 st.subheader("Consensus features")
 st.caption("Features from different seeds with the same active tokens, or decoder directions that "

@@ -1,15 +1,15 @@
 """Superposition page: a ground-truth lab. Synthetic data with known features; did the SAE find them?"""
 
-import threading
-from dataclasses import fields, replace
-
 import streamlit as st
 
-from sae_core import charts, limits
+from app_ui import keys
+from app_ui.runs import keep_lab, run_stoppable, stop_button
+from app_ui.session import app_state
 from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import SAEInputError
 from sae_core.ground_truth import charts as lab_charts
-from sae_core.ground_truth.lab import EVAL_SAMPLES, LabSettings, matched_order
+from sae_core.ground_truth.lab import EVAL_SAMPLES, LAB_OPTIONS, matched_order
+from sae_core.state import LAB_PREFIX
 
 st.title("Superposition")
 st.markdown(
@@ -20,117 +20,68 @@ st.markdown(
     "the same after pairing true and learned features one-to-one. 1.0 = every true feature found."
 )
 
-SETTINGS_KEY = "lab_settings"  # the app's own copy of the choices (widget keys vanish off-page)
 GENERATORS = {"toy": "Toy Models of Superposition (n features in m dims)",
               "sparse": "Sparse combinations (Sharkey et al.: k of F directions per sample)"}
 
 
-def settle_interrupted_lab() -> None:
-    """Keep what a lab run stopped by Stop (or any click) had learned, as in the Train page."""
-    in_flight = st.session_state.pop("lab_in_flight", None)
-    if in_flight is None:
-        return
-    lab, stop_event, done = in_flight
-    stop_event.set()
-    done.wait(timeout=30)
-    result = lab.result()
-    if result.runs:
-        st.session_state.lab_result = result
-        st.session_state.lab_notice = "Stopped early: the metrics below are for what was learned up to the stop."
+def lab_key(name: str) -> str:
+    """The setting (and widget key) for LabSettings field ``name``: kept in the app's settings and the link."""
+    return LAB_PREFIX + name
 
 
-settle_interrupted_lab()
+def lab_input(where, name: str, slider: bool = False):
+    """One numeric choice as its declaration says (``LAB_OPTIONS``: label, range, step, help)."""
+    option = LAB_OPTIONS[name]
+    kind = int if option.kind is int else float
+    widget = where.slider if slider else where.number_input
+    return widget(option.label, kind(option.low), kind(option.high), step=kind(option.step), key=lab_key(name),
+                  help=option.help or None)
 
-
-def remember(name: str) -> None:
-    """A widget changed: copy its value into the app's own settings (before the page reruns)."""
-    value = st.session_state[f"lab_{name}"]
-    st.session_state[SETTINGS_KEY] = replace(st.session_state[SETTINGS_KEY],
-                                             **{name: tuple(value) if isinstance(value, list) else value})
-
-
-def kept(name: str) -> dict:
-    """Widget arguments that keep its value in the app's settings: key and change callback."""
-    return {"key": f"lab_{name}", "on_change": remember, "args": (name,)}
-
-
-settings = st.session_state.setdefault(SETTINGS_KEY, LabSettings())
-# Widget keys are dropped while the page is hidden (and a stale key may come back): every run
-# seeds each widget from the app's copy, which ``remember`` keeps up to date.
-for f in fields(LabSettings):
-    value = getattr(settings, f.name)
-    st.session_state[f"lab_{f.name}"] = list(value) if isinstance(value, tuple) else value
 
 # ---- the data -------------------------------------------------------------------------------
-generator = st.radio("Data", list(GENERATORS), format_func=GENERATORS.get, **kept("generator"), horizontal=True)
+generator = st.radio("Data", list(GENERATORS), format_func=GENERATORS.get, key=lab_key("generator"), horizontal=True)
 c1, c2, c3, c4 = st.columns(4)
 if generator == "toy":
-    c1.number_input("True features (n)", 2, limits.MAX_TOY_FEATURES, step=1, **kept("toy_features"))
-    c2.number_input("Dimensions (m)", 2, limits.MAX_TOY_DIMS, step=1, **kept("toy_dims"),
-                    help="2 dimensions show the classic picture: true and learned directions as arrows.")
-    c3.slider("Sparsity (chance a feature is off)", 0.0, 0.99, step=0.01, **kept("sparsity"),
-              help="Sparse features can share dimensions: the toy model packs more features than dimensions.")
-    c4.slider("Importance decay", 0.1, 1.0, step=0.05, **kept("importance_decay"),
-              help="Feature i matters decay^i to the toy model: unimportant features get squeezed out.")
+    lab_input(c1, "toy_features")
+    lab_input(c2, "toy_dims")
+    lab_input(c3, "sparsity", slider=True)
+    lab_input(c4, "importance_decay", slider=True)
 else:
-    c1.number_input("Dimensions (D)", 2, limits.MAX_DIMS, step=8, **kept("dims"))
-    c2.number_input("True features (F)", 2, limits.MAX_SYNTH_FEATURES, step=16, **kept("features"))
-    c3.number_input("Active per sample (k)", 0.1, float(limits.MAX_SYNTH_ACTIVE), step=1.0, **kept("active"),
-                    help="Mean number of true features on in a sample, each with a magnitude from U[0, 1].")
-    c4.slider("Frequency decay", 0.0, 2.0, step=0.1, **kept("frequency_decay"),
-              help="0: every feature equally common; higher: feature i fires in proportion to (i + 1)^-decay.")
+    lab_input(c1, "dims")
+    lab_input(c2, "features")
+    lab_input(c3, "active")
+    lab_input(c4, "frequency_decay", slider=True)
     g1, g2, _ = st.columns([1, 1, 2])
-    g1.number_input("Correlated group size", 1, limits.MAX_SYNTH_FEATURES, step=1, **kept("group_size"),
-                    help="Features 0..g-1, g..2g-1, ... form groups that tend to fire together (1: none).")
-    g2.slider("Group correlation", 0.0, 0.99, step=0.05, **kept("group_correlation"))
+    lab_input(g1, "group_size")
+    lab_input(g2, "group_correlation", slider=True)
 
 # ---- the SAEs ---------------------------------------------------------------------------------
 st.multiselect("Architectures", list(ARCHITECTURES), format_func=lambda k: ARCHITECTURES[k].label,
-               **kept("architectures"), help="Each is trained for the same time on the same stream of samples.")
+               key=lab_key("architectures"), help="Each is trained for the same time on the same stream of samples.")
 a2, a3, a4, _ = st.columns([1, 1, 1, 1])
-a2.number_input("Width (learned per true feature)", 0.5, 16.0, step=0.5, **kept("width"))
-a3.number_input("Seconds per architecture", 0.5, limits.MAX_SYNTH_SECONDS, step=1.0, **kept("seconds"))
-a4.number_input("Random seed", 0, limits.MAX_SEED, step=1, **kept("seed"),
-                help="Sets the true directions, the samples and the SAEs' initial weights.")
-settings = st.session_state[SETTINGS_KEY]
+lab_input(a2, "width")
+lab_input(a3, "seconds")
+lab_input(a4, "seed")
+settings = app_state().lab
 
 b1, b2, _ = st.columns([1, 1, 6])
-train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:", key="lab_train")
-b2.button("Stop", icon=":material/stop:", key="lab_stop", help="Stop training and keep what was learned so far")
+train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:", key=keys.LAB_TRAIN)
+with b2:
+    stop_button(key=keys.LAB_STOP)
 
 if train_clicked:
-    st.session_state.pop("lab_notice", None)
+    st.session_state.pop(keys.LAB_NOTICE, None)
     try:
         lab = settings.lab()
     except SAEInputError as error:
         st.error(f"Cannot train: {error}")
     else:
-        stop_event, done = threading.Event(), threading.Event()
-        st.session_state.lab_in_flight = (lab, stop_event, done)
-        progress = st.progress(0.0, text="Starting…")
-        order = {id(c): i for i, c in enumerate(lab.configs)}
-
-        def show_point(config, point) -> None:
-            i = order[id(config)]
-            done_s = i * lab.seconds + point["seconds"]
-            progress.progress(min(1.0, done_s / (lab.seconds * len(lab.configs))),
-                              text=f"{ARCHITECTURES[config.architecture].label}: {point['seconds']:.1f} of "
-                                   f"{lab.seconds:g} s, MMCS {point['mmcs']:.3f}")
-
-        try:
-            lab.run(on_point=show_point, stop=stop_event)
-        finally:
-            done.set()
-        if stop_event.is_set():  # a newer run has taken this lab over
-            st.stop()
-        st.session_state.pop("lab_in_flight", None)
-        st.session_state.lab_result = lab.result()
-        progress.empty()
+        run_stoppable(lab, keep_lab)
 
 # ---- what the SAEs recovered ----------------------------------------------------------------
-if st.session_state.get("lab_notice"):
-    st.warning(st.session_state.lab_notice)
-result = st.session_state.get("lab_result")
+if st.session_state.get(keys.LAB_NOTICE):
+    st.warning(st.session_state[keys.LAB_NOTICE])
+result = st.session_state.get(keys.LAB_RESULT)
 if result is None:
     st.info("Choose the data and the architectures, then press **Train**.")
     st.stop()
@@ -163,7 +114,7 @@ if data.dims == 2:
                     width="content")
 
 labels = [run.label for run in result.runs]
-shown = st.selectbox("Cosine matrix of", labels, key="lab_matrix_model")
+shown = st.selectbox("Cosine matrix of", labels, key=keys.LAB_MATRIX_MODEL)
 run = result.runs[labels.index(shown)] if shown in labels else result.runs[0]
 _, learned_order = matched_order(run.cosines_FH)
 st.caption("Rows: true features; columns: learned features, each true feature's partner in the matching on "

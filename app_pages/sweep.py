@@ -1,14 +1,16 @@
-"""Sweep page: many hidden sizes x sparsity weights at once; pick an SAE on the trade-off chart."""
+"""Sweep page: many hidden sizes x values of the architecture's sparsity knob at once; pick an SAE on the
+trade-off chart."""
 
 from functools import partial
 
 import streamlit as st
 
+from app_ui import keys
 from app_ui.runs import keep_sweep, run_stoppable, stop_button
 from app_ui.session import current_table, show_chart, store_result, training_config
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
-from sae_core.sweep import sweep_trainer
+from sae_core.sweep import grid_key, knob_of, sweep_trainer
 from sae_core.table import tokens_of, values_of
 
 st.title("Sweep")
@@ -21,17 +23,18 @@ st.markdown(
 
 table = current_table()
 base = training_config()
+knob = knob_of(base.architecture)  # what this architecture's sweep varies beside the hidden size
 c1, c2, c3 = st.columns(3)
 hidden = c1.multiselect("Hidden sizes", [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64], key="sweep_hidden")
-weights = c2.multiselect("Sparsity weights", [0.0, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0], key="sweep_weights")
+knob_values = c2.multiselect(f"{knob.label} values", list(knob.sweep_choices), key=grid_key(knob), help=knob.help)
 n_seeds = c3.number_input("Seeds per setting", 1, limits.MAX_SWEEP_SEEDS, key="sweep_seeds")
-st.caption(f"Other settings from the Train page: lr {base.lr:g}, {base.epochs:,} epochs. "
+st.caption(f"Other settings from the Train page: {base.describe(seed=False)}. "
            f"At most {limits.MAX_GRID} models per sweep.")
 
 b1, b2, _ = st.columns([2, 1, 5])
 if b1.button("Run sweep", type="primary", icon=":material/play_arrow:"):
     try:
-        trainer = sweep_trainer(values_of(table), base, hidden, weights, list(range(int(n_seeds))))
+        trainer = sweep_trainer(values_of(table), base, hidden, knob_values, list(range(int(n_seeds))))
     except SAEInputError as error:
         st.error(f"Cannot run the sweep: {error}")
     else:
@@ -39,13 +42,13 @@ if b1.button("Run sweep", type="primary", icon=":material/play_arrow:"):
 with b2:
     stop_button()
 
-result = st.session_state.get("sweep")
+result = st.session_state.get(keys.SWEEP)
 if result is None:
     st.info("Choose the grid and press **Run sweep**.")
     st.stop()
-if st.session_state.get("sweep_notice"):
-    st.warning(st.session_state.sweep_notice)
-if st.session_state.sweep_tokens != tokens_of(table):
+if st.session_state.get(keys.SWEEP_NOTICE):
+    st.warning(st.session_state[keys.SWEEP_NOTICE])
+if st.session_state[keys.SWEEP_TOKENS] != tokens_of(table):
     st.warning("The table has changed since this sweep; run it again to use the new table.")
 
 st.caption(f"{len(result.table)} models trained together in {result.train_seconds:.2f} s.")
@@ -53,15 +56,16 @@ st.caption(f"{len(result.table)} models trained together in {result.train_second
 
 def pick_clicked_point() -> None:
     """A click on the chart picks that model (the choice the URL carries)."""
-    picked = st.session_state.sweep_chart.selection.get(charts.SWEEP_SELECTION, [])
+    picked = st.session_state[keys.SWEEP_CHART].selection.get(charts.SWEEP_SELECTION, [])
     if picked:
         st.session_state.sweep_point = int(picked[0]["point"])
 
 
-show_chart(charts.tradeoff_chart(result.table), width="stretch", on_select=pick_clicked_point,
-           selection_mode=charts.SWEEP_SELECTION, key="sweep_chart")
-labels = {int(r.point): f"#{int(r.point)}: hidden {int(r.hidden_dim)}, sparsity {r.sparsity_weight:g}, seed {int(r.seed)} "
-                        f"(L0 {r.l0:.2f}, EV {r.explained_variance:.1%})" for r in result.table.itertuples()}
+show_chart(charts.tradeoff_chart(result.table, result.knob), width="stretch", on_select=pick_clicked_point,
+           selection_mode=charts.SWEEP_SELECTION, key=keys.SWEEP_CHART)
+labels = {int(r["point"]): f"#{int(r['point'])}: hidden {int(r['hidden_dim'])}, {result.knob.what} {r[result.knob.name]:g}, "
+                           f"seed {int(r['seed'])} (L0 {r['l0']:.2f}, EV {r['explained_variance']:.1%})"
+          for r in result.table.to_dict(orient="records")}
 if st.session_state.get("sweep_point") not in labels:
     st.session_state.sweep_point = 0
 point = st.selectbox("Model", list(labels), format_func=labels.get, key="sweep_point")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_ui import keys
 from app_ui.concept_editor import geometry_section
 from sae_core import charts
 from sae_core.contributions import contributions_long, token_contributions
@@ -42,7 +43,7 @@ def concept_matches_section(feature_activations, tokens, references) -> None:
 
 def model_geometry_section(result, stale: bool) -> None:
     """The Data page's geometry chart, with this model's decoder arrows (when it saw this table)."""
-    table = st.session_state.table
+    table = st.session_state[keys.TABLE]
     geometry_section(table, None if stale else result)
     if stale:
         st.caption("The table has changed since this model was trained, so its decoder arrows are not drawn.")
@@ -54,9 +55,9 @@ def building_blocks_section(result, stale: bool) -> None:
     if stale:
         st.info("The table has changed since this model was trained; train again to take its tokens apart.")
         return
-    table = st.session_state.table
+    table = st.session_state[keys.TABLE]
     tokens, dims = tokens_of(table), dims_of(table)
-    token = st.selectbox("Token to take apart", tokens, key="blocks_token")
+    token = st.selectbox("Token to take apart", tokens, key=keys.BLOCKS_TOKEN)
     row = tokens.index(token)
     x = values_of(table)[row]
     active = token_contributions(result.model, x, token).active
@@ -68,8 +69,9 @@ def building_blocks_section(result, stale: bool) -> None:
         columns = st.columns(min(4, len(active)))
         for n, j in enumerate(active):
             with columns[n % len(columns)]:
-                on = st.checkbox(f"F{j} on", value=True, key=f"blocks_on_{token}_{j}")
-                scale = st.slider(f"F{j} scale", 0.0, 2.0, 1.0, 0.1, key=f"blocks_scale_{token}_{j}", disabled=not on)
+                on = st.checkbox(f"F{j} on", value=True, key=f"{keys.BLOCKS_ON}_{token}_{j}")
+                scale = st.slider(f"F{j} scale", 0.0, 2.0, 1.0, 0.1, key=f"{keys.BLOCKS_SCALE}_{token}_{j}",
+                                  disabled=not on)
                 scales[j] = scale if on else 0.0
     else:
         st.caption("No feature fires on this token: its reconstruction is the decoder bias alone.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_ui import keys
 from app_ui.session import current_table, store_result
 from sae_core.errors import SAEInputError
 from sae_core.export import activations_csv
@@ -18,23 +19,23 @@ from sae_core.table import values_of
 def model_upload() -> None:
     """A zip of a SAELens folder (from this app or from sae-lens) read on the current table."""
     upload = st.file_uploader(
-        "Load a model (SAELens folder as .zip)", type=["zip"], key="model_upload",
+        "Load a model (SAELens folder as .zip)", type=["zip"], key=keys.MODEL_UPLOAD,
         help="A model downloaded from this app, or a sae-lens standard SAE folder zipped. Its d_in must "
              "equal the table's number of dimensions. Only safetensors + JSON are read, never code.")
-    if upload is not None and st.session_state.get("model_upload_seen") != upload.file_id:
-        st.session_state.model_upload_seen = upload.file_id
-        st.session_state.pop("model_upload_error", None)
+    if upload is not None and st.session_state.get(keys.MODEL_UPLOAD_SEEN) != upload.file_id:
+        st.session_state[keys.MODEL_UPLOAD_SEEN] = upload.file_id
+        st.session_state.pop(keys.MODEL_UPLOAD_ERROR, None)
         try:
             model, cfg = load_saelens_zip(upload.getvalue(), upload.name)
             result = result_on_table(model, cfg, values_of(current_table()))
         except SAEInputError as error:
-            st.session_state.model_upload_error = str(error)
+            st.session_state[keys.MODEL_UPLOAD_ERROR] = str(error)
         else:
             store_result(result)
-            st.session_state.train_notice = None
-            st.session_state.loaded_model_name = upload.name
-    if st.session_state.get("model_upload_error") and upload is not None:
-        st.error(f"Model not used: {st.session_state.model_upload_error}. Your model is unchanged.")
+            st.session_state[keys.TRAIN_NOTICE] = None
+            st.session_state[keys.LOADED_MODEL_NAME] = upload.name
+    if st.session_state.get(keys.MODEL_UPLOAD_ERROR) and upload is not None:
+        st.error(f"Model not used: {st.session_state[keys.MODEL_UPLOAD_ERROR]}. Your model is unchanged.")
 
 
 def result_downloads(result, dims: list[str], tokens: list[str]) -> None:

@@ -1,9 +1,10 @@
-"""Stoppable training runs, one mechanism for the Train, Stability, Sweep and Real model pages.
+"""Stoppable training runs, one mechanism for the Train, Stability, Sweep, Superposition and Real model pages.
 
-The trainer and a ``keep`` callable sit in the session while the run goes on. Stop, a
-second click or any widget change reruns the script; ``session.settle_interrupted_run``
-then stops the run and calls ``keep(trainer)``, which stores what was learned so far
-(with a notice). A run that finishes calls ``keep`` itself.
+The run (a Trainer, or the Superposition page's GroundTruthLab: ``sae_core.stoppable``) and a
+``keep`` callable sit in the session while the run goes on. Stop, a second click or any
+widget change reruns the script; ``session.settle_interrupted_run`` (on every rerun, whichever
+page is shown) then stops the run and calls ``keep(run)``, which stores what was learned so
+far (with a notice). A run that finishes calls ``keep`` itself.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import threading
 
 import streamlit as st
 
+from app_ui import keys
 from app_ui.session import stopped_notice
 from sae_core import charts
+from sae_core.stoppable import StoppableRun, progress_every, progress_text
 from sae_core.stability import compare_seeds
 from sae_core.sweep import sweep_result
 
@@ -23,29 +26,29 @@ def stop_button(key: str | None = None) -> None:
     st.button("Stop", icon=":material/stop:", key=key, help="Stop training and keep what was learned so far")
 
 
-def run_stoppable(trainer, keep, live_loss: bool = False) -> None:
-    """Train with a progress bar (and, for one model, a live loss chart); Stop keeps the partial
-    result through ``keep``."""
+def run_stoppable(trainer: StoppableRun, keep, live_loss: bool = False) -> None:
+    """Train with a progress bar (and, for one Trainer's model, a live loss chart); Stop keeps the
+    partial result through ``keep``."""
     stop_event, done = threading.Event(), threading.Event()
-    st.session_state.trainer = trainer
-    st.session_state.trainer_events = (stop_event, done)
-    st.session_state.trainer_keep = keep
+    st.session_state[keys.TRAINER] = trainer
+    st.session_state[keys.TRAINER_EVENTS] = (stop_event, done)
+    st.session_state[keys.TRAINER_KEEP] = keep
     progress = st.progress(0.0, text="Starting…")
     live_chart = st.empty()
 
     def show_progress(log) -> None:
         loss = f" — loss {log.total[0]:.5f}" if live_loss else ""
-        progress.progress(log.fraction, text=f"Epoch {log.epoch:,} of {log.epochs:,}{loss}")
+        progress.progress(log.fraction, text=progress_text(log) + loss)
         if live_loss:
             live_chart.altair_chart(charts.readable(charts.loss_chart(trainer.history())), width="stretch")
 
     try:
-        trainer.fit(on_step=show_progress, every=max(1, trainer.config.epochs // 40), stop=stop_event)
+        trainer.fit(on_step=show_progress, every=progress_every(trainer), stop=stop_event)
     finally:
         done.set()
     if stop_event.is_set():  # a newer run (Stop, or any click) has taken this trainer over
         st.stop()
-    for key in ("trainer", "trainer_events", "trainer_keep"):
+    for key in (keys.TRAINER, keys.TRAINER_EVENTS, keys.TRAINER_KEEP):
         st.session_state.pop(key, None)
     keep(trainer)
     progress.empty()
@@ -53,11 +56,22 @@ def run_stoppable(trainer, keep, live_loss: bool = False) -> None:
 
 
 def keep_stability(trainer, tokens: list[str], references: list) -> None:
-    st.session_state.stability = compare_seeds(trainer, tokens, references)
-    st.session_state.stability_notice = stopped_notice(trainer, "the seeds are compared as learned so far")
+    st.session_state[keys.STABILITY] = compare_seeds(trainer, tokens, references)
+    st.session_state[keys.STABILITY_NOTICE] = stopped_notice(trainer, "the seeds are compared as learned so far")
 
 
 def keep_sweep(trainer, tokens: list[str]) -> None:
-    st.session_state.sweep = sweep_result(trainer)
-    st.session_state.sweep_tokens = tokens
-    st.session_state.sweep_notice = stopped_notice(trainer, "the models are shown as learned so far")
+    st.session_state[keys.SWEEP] = sweep_result(trainer)
+    st.session_state[keys.SWEEP_TOKENS] = tokens
+    st.session_state[keys.SWEEP_NOTICE] = stopped_notice(trainer, "the models are shown as learned so far")
+
+
+LAB_STOPPED = "Stopped early: the metrics below are for what was learned up to the stop."
+
+
+def keep_lab(lab) -> None:
+    """The Superposition page's run (finished, or settled after a Stop): every architecture trained so far."""
+    result = lab.result()
+    if result.runs:
+        st.session_state[keys.LAB_RESULT] = result
+        st.session_state[keys.LAB_NOTICE] = None if lab.finished else LAB_STOPPED

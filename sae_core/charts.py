@@ -23,7 +23,8 @@ ZERO_COLOUR = "#ffffff"  # a silent feature, in every heatmap
 ZERO_TO_PEAK = ["#e5f5e0", "#00441b"]  # a feature's activation, faint to strong green
 HEATMAP_ROW_PX = 26  # one feature row of the heatmap, whatever the number of features
 DEAD_COLOUR = "#bbbbbb"
-LOSS_COLOURS = {"total": "#333333", "reconstruction": "#4c78a8", "sparsity": "#f58518", "auxk": "#54a24b"}
+# total, reconstruction, then each penalty of the architecture in its order (lines told apart by colour)
+LOSS_COLOURS = ["#333333", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756"]
 
 
 def feature_name(j: int) -> str:
@@ -84,7 +85,7 @@ def table_heatmap(table: pd.DataFrame) -> alt.Chart:
 def loss_chart(history: pd.DataFrame) -> alt.Chart:
     """Total, reconstruction and the architecture's other loss terms against epoch, on a log scale."""
     names = [name for name in history.columns if name != "epoch"]
-    colours = [LOSS_COLOURS.get(name, "#b279a2") for name in names]
+    colours = [LOSS_COLOURS[i % len(LOSS_COLOURS)] for i in range(len(names))]
     long = history.melt(id_vars=["epoch"], value_vars=names, var_name="loss", value_name="value")
     long = long[long["value"] > 0]
     return alt.Chart(long).mark_line().encode(
@@ -149,17 +150,6 @@ def feature_heatmap(feature_activations_NH: np.ndarray, tokens: list[str],
     ).properties(height=alt.Step(HEATMAP_ROW_PX))
 
 
-def decoder_direction_chart(decoder_directions_HD: np.ndarray, dims: list[str], feature: int) -> alt.Chart:
-    """One feature's decoder row: how much it writes into each input dimension."""
-    row = np.asarray(decoder_directions_HD)[feature]
-    long = pd.DataFrame({"dimension": dims, "weight": row.astype(float)})
-    return alt.Chart(long).mark_bar(color=feature_colour(feature)).encode(
-        x=alt.X("dimension:N", sort=dims, title="Input dimension", axis=alt.Axis(labelOverlap=False, labelAngle=0)),
-        y=alt.Y("weight:Q", title="Weight"),
-        tooltip=["dimension", alt.Tooltip("weight:Q", format=".3f")],
-    ).properties(height=140)
-
-
 def decoder_bars(decoder_directions_HD: np.ndarray, dims: list[str], shown: list[int], columns: int = 3) -> alt.FacetChart:
     """Each shown feature's decoder row as a small bar chart (what it adds to each input dimension)."""
     rows = np.asarray(decoder_directions_HD)
@@ -170,22 +160,12 @@ def decoder_bars(decoder_directions_HD: np.ndarray, dims: list[str], shown: list
                             y_scale="shared")
 
 
-def token_bars(feature_activations_NH: np.ndarray, tokens: list[str], feature: int) -> alt.Chart:
-    """One feature's activation on every token (the per-feature card's chart)."""
-    a = np.asarray(feature_activations_NH)[:, feature].astype(float)
-    long = pd.DataFrame({"token": tokens, "activation": a})
-    return alt.Chart(long).mark_bar(color=feature_colour(feature)).encode(
-        x=alt.X("token:N", sort=tokens, axis=_token_axis()),
-        y=alt.Y("activation:Q", title="Activation"),
-        tooltip=["token", alt.Tooltip("activation:Q", format=".3f")],
-    ).properties(height=140)
-
-
 SWEEP_SELECTION = "pick"
 
 
-def tradeoff_chart(sweep_table: pd.DataFrame) -> alt.Chart:
-    """Sparsity (mean L0) against reconstruction (explained variance), one point per model.
+def tradeoff_chart(sweep_table: pd.DataFrame, knob) -> alt.Chart:
+    """Sparsity (mean L0) against reconstruction (explained variance), one point per model; the shape
+    shows the swept knob (``knob``: its Option, whose name is the table's column).
 
     Clicking a point selects it (selection name ``SWEEP_SELECTION``, field ``point``).
     """
@@ -197,9 +177,9 @@ def tradeoff_chart(sweep_table: pd.DataFrame) -> alt.Chart:
                 axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
         color=alt.Color("hidden_dim:O", title="Hidden size",
                         scale=alt.Scale(domain=hidden, range=FEATURE_COLOURS[: len(hidden)])),
-        shape=alt.Shape("sparsity_weight:O", title="Sparsity weight"),
+        shape=alt.Shape(f"{knob.name}:O", title=knob.label),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
-        tooltip=["point", "hidden_dim", "sparsity_weight", "seed",
+        tooltip=["point", "hidden_dim", knob.name, "seed",
                  alt.Tooltip("l0:Q", format=".2f", title="L0"),
                  alt.Tooltip("explained_variance:Q", format=".1%", title="explained variance"),
                  "dead_features"],

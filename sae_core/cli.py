@@ -1,15 +1,23 @@
 """``python -m sae_core``: train an SAE on a CSV table from the command line.
 
-    python -m sae_core train TABLE.csv [--architecture NAME [--k K ...]] [--hidden-dim N]
-                                       [--sparsity-weight W] [--lr LR] [--epochs E] [--seed S]
-                                       [--batch-size B] [--json] [--full] [--save DIR] [--save-model OUT.zip]
-    python -m sae_core encode MODEL_DIR_OR_ZIP TABLE.csv [--json] [--full]
-    python -m sae_core stability TABLE.csv --seeds K [--first-seed S] [training flags] [--json]
-    python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 --sparsity-weights 0.01,0.1 [--seeds K] [--json]
-    python -m sae_core synth --dims D --features N --active K --arch NAME --seconds T --seed S
-                             [--width W] [--frequency-decay A] [--threads N] [--save DIR] [--json]
+    python -m sae_core train TABLE.csv [training flags] [--json [--full]] [--save DIR] [--save-model OUT.zip]
     python -m sae_core train DIR [training flags] [--save SAE_DIR] [--json]   (DIR written by extract)
-    python -m sae_core extract TEXT.txt --layer L --out DIR [--mode pieces|words] [--json]
+    python -m sae_core encode MODEL_DIR_OR_ZIP TABLE.csv [--json [--full]]
+    python -m sae_core stability TABLE.csv --seeds K [--first-seed S] [training flags] [--json]
+    python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 [--knob-values V1,V2,...] [--seeds K] [training flags] [--json]
+    python -m sae_core synth [--generator NAME] [generator flags] [--architecture NAME] [--width W]
+                             [--seconds T] [--threads N] [--save DIR] [--json]
+    python -m sae_core extract TEXT.txt --layer L --out DIR [--mode MODE] [--threads N] [--json]
+
+Every flag is generated from a declaration, so a setting declared later has its flag at once:
+the training flags (``--hidden-dim``, ``--architecture``, one per architecture option, booleans
+as ``--x/--no-x``) from ``training.all_settings()`` at ``build_parser()`` time, their values parsed
+and checked by the ``Option`` (its own one-line message); the sweep's ``--knob-values`` by the
+architecture's knob (``sweep.knob_of``); synth's generator flags from the fields of the generator
+config dataclasses (``ground_truth.generators.GENERATORS``; help from the comments beside the
+fields); extract's ``--layer`` and ``--mode`` from ``real_model.extraction``. Training flags not
+given stay unset, so ``config_from_args`` takes the defaults (RECOMMENDED for CSV tables,
+REAL_TABLE for a folder written by extract).
 
 ``--save DIR`` writes a SAELens folder (cfg.json + sae_weights.safetensors) that
 ``sae_lens.SAE.load_from_disk`` opens; ``--save-model OUT.zip`` writes the same folder as a zip.
@@ -21,115 +29,371 @@ Errors (bad file, bad flag, absurd value) print one line on stderr and exit with
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import re
 import sys
-from dataclasses import fields
+import textwrap
+from dataclasses import Field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import limits
-from .architectures import ARCHITECTURES
-from .errors import SAEInputError
+from .architectures import ARCHITECTURES, get_architecture, option_of
+from .errors import ConfigError, SAEInputError
+from .ground_truth.generators import GENERATORS, SparseCombination
+from .options import Option
+from .real_model import extraction
 from .saelens_format import encode_table, load_saelens, result_metadata, save_saelens, saelens_zip
 from .table import dims_of, read_table, tokens_of, values_of
-from .training import RECOMMENDED, TrainConfig, TrainResult, train
+from .training import (ARCHITECTURE, BATCH_SIZE, EPOCHS, HIDDEN_DIM, REAL_TABLE, RECOMMENDED, SEED, TrainConfig,
+                       TrainResult, all_settings, train)
 
 EXIT_BAD_INPUT = 2
 
+# The CLI's own settings, declared like the training ones: their flags, help and messages come from here.
+SEEDS = Option("seeds", int, 1, "Seeds", "Train K seeds at once (one batched model).", low=1, high=limits.MAX_SEEDS,
+               noun="number of seeds")
+FIRST_SEED = Option("first_seed", int, 0, "First seed", "Train seeds S..S+K-1.", low=0,
+                    high=limits.MAX_SEED - limits.MAX_SEEDS, noun="first seed")
+THREADS = Option("threads", int, 1, "Threads", "Torch threads (1: on a shared machine a second thread mostly waits).",
+                 low=1, high=64, noun="torch threads")
+LAYER = Option("layer", int, extraction.DEFAULT_LAYER, "Layer",
+               f"0: the embeddings; 1-{extraction.LAYERS}: the output of that transformer block.",
+               low=0, high=extraction.LAYERS)
+DEFAULT_GENERATOR = SparseCombination.key  # synth's data unless --generator says otherwise
+SYNTH_SECONDS = 10.0  # synth's training time unless --seconds says otherwise
+STAYS_UNSET = argparse.SUPPRESS  # a flag not given leaves no attribute: the defaults (or the lab) decide
+
+
+class _Formatter(argparse.HelpFormatter):
+    def _split_lines(self, text: str, width: int) -> list[str]:  # never split a flag at its hyphens
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
 
 class _Parser(argparse.ArgumentParser):
+    """One-line errors, and no abbreviated flags (a flag declared later must not change what one means)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, not argparse's usage block
+        if message.startswith("argument --"):  # a flag's value: "--lr: learning rate must be ..."
+            raise SAEInputError(message[len("argument "):])
         raise SAEInputError(f"{self.prog}: {message}")
 
 
-def _add_training_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field (--hidden-dim, --unit-norm-decoder, ...)."""
-    defaults = RECOMMENDED  # (flags not given stay unset: config_from_args fills in the defaults)
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
-        if f.name == "architecture":
-            parser.add_argument(flag, default=argparse.SUPPRESS, metavar="NAME",
-                                help="which SAE; its own settings: " + "; ".join(
-                                    f"{key}: {', '.join(cls.settings()) or '-'}" for key, cls in ARCHITECTURES.items()))
-        elif isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+# ---- values: parsed by their declarations ------------------------------------------------------
+
+
+def _items(text: str) -> list[str]:
+    """The comma-separated items of ``text`` (empty ones dropped)."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _parsed_by(option: Option):
+    """argparse ``type``: the text as ``option`` reads it (not one of its values: its own message)."""
+    def parse(text: str):
+        try:
+            return option.parse(text)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    parse.__name__ = option.name
+    return parse
+
+
+def _list_parsed_by(option: Option):
+    """argparse ``type``: comma-separated values, each read by ``option``."""
+    def parse(text: str):
+        try:
+            return [option.parse(item) for item in _items(text)]
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    parse.__name__ = option.name
+    return parse
+
+
+def _number(kind: type, what: str):
+    """argparse ``type`` for a setting with no declared range (the code that uses it checks it)."""
+    def parse(text: str):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be {'a whole number' if kind is int else 'a number'} (got {text!r})") from None
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _architecture(text: str) -> str:
+    try:
+        return get_architecture(ARCHITECTURE.parse(text)).key
+    except ConfigError as error:  # unknown architecture 'x' (known: ...)
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# ---- help: generated from the declarations ----------------------------------------------------
+
+
+def _escaped(text: str) -> str:
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _metavar(kind: type) -> str:
+    return {int: "N", float: "X"}.get(kind, "TEXT")
+
+
+def _shown(option: Option, value) -> str:
+    return ("on" if value else "off") if option.kind is bool else option.text(value)
+
+
+def _range(option: Option) -> str:
+    return f" Range: {option.describe_range()}." if option.kind in (int, float) else ""
+
+
+def _defaults_text(option: Option, defaults: dict[str, TrainConfig]) -> str:
+    """"Default: 0.002 (0.001 on a folder written by extract)." -- the first config's value, then where others differ."""
+    values = [(where, config.to_dict().get(option.name, option.default)) for where, config in defaults.items()]
+    first = values[0][1]
+    others = [f"{_shown(option, value)} {where}" for where, value in values[1:] if value != first]
+    return f" Default: {_shown(option, first)}" + (f" ({'; '.join(others)})" if others else "") + "."
+
+
+def users_of(name: str) -> list[str]:
+    """The registered architectures that declare option ``name``."""
+    return [key for key, cls in ARCHITECTURES.items() if any(o.name == name for o in cls.options)]
+
+
+def architecture_help(with_flags: bool = True) -> str:
+    """What --architecture says: each registered key, its label and (training commands) its options' flags."""
+    return ARCHITECTURE.help + " " + "; ".join(
+        f"{key} = {cls.label}"
+        + (f", with {', '.join(o.flag for o in cls.options)}" if with_flags and cls.options else "")
+        for key, cls in ARCHITECTURES.items()) + "."
+
+
+def setting_help(option: Option, defaults: dict[str, TrainConfig]) -> str:
+    """One training flag's help: what it does (each architecture's words, where they differ), range, default,
+    and for an architecture option the architectures that use it."""
+    users = users_of(option.name)
+    if not users:  # a shared setting
+        what = architecture_help() if option.name == ARCHITECTURE.name else f"{option.label}. {option.help}"
+        return what + _range(option) + _defaults_text(option, defaults)
+    helps = {key: f"{o.label}. {o.help}" for key in users for o in [option_of(key, option.name)]}
+    what = helps[users[0]] if len(set(helps.values())) == 1 else " ".join(f"{k}: {h}" for k, h in helps.items())
+    return what + _range(option) + _defaults_text(option, defaults) + f" Used by {', '.join(users)}."
+
+
+# ---- flags --------------------------------------------------------------------------------------
+
+
+def _architecture_flag(parser, help_: str, default=STAYS_UNSET) -> None:
+    parser.add_argument(ARCHITECTURE.flag, "--arch", dest=ARCHITECTURE.name, type=_architecture,
+                        choices=list(ARCHITECTURES), default=default, metavar="NAME", help=_escaped(help_))
+
+
+def training_flags(parser: argparse.ArgumentParser, defaults: dict[str, TrainConfig], leave_out=()) -> None:
+    """One flag per training setting (``training.all_settings()``: the shared ones, then every registered
+    architecture's options), except those in ``leave_out`` (a command's own flags replace them)."""
+    shared = parser.add_argument_group("training settings (the defaults below unless given)")
+    own = parser.add_argument_group("architecture settings (each used by the architectures it names)")
+    left_out = {o.name for o in leave_out}
+    for option in all_settings().values():
+        if option.name in left_out:
+            continue
+        group = own if users_of(option.name) else shared
+        help_ = setting_help(option, defaults)
+        if option.name == ARCHITECTURE.name:
+            _architecture_flag(group, help_)
+        elif option.kind is bool:
+            group.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction,
+                               default=STAYS_UNSET, help=_escaped(help_))
         else:
-            parser.add_argument(flag, type=type(default), default=argparse.SUPPRESS, metavar=f.name.upper())
+            group.add_argument(option.flag, dest=option.name, type=_parsed_by(option), default=STAYS_UNSET,
+                               metavar=_metavar(option.kind), help=_escaped(help_))
+
+
+def _option_flag(parser, option: Option, metavar: str, help_: str = "", default=None) -> None:
+    """A flag for one of the CLI's own declared settings."""
+    default = option.default if default is None else default
+    parser.add_argument(option.flag, dest=option.name, type=_parsed_by(option), default=default, metavar=metavar,
+                        help=_escaped(f"{help_ or option.help}{_range(option)} Default: {option.text(default)}."))
+
+
+def _table_arg(parser, extracted: bool = False) -> None:
+    parser.add_argument("table", help="CSV file: token,<dim>,<dim>,..." + (" or a folder written by extract"
+                                                                           if extracted else ""))
+
+
+def _json_flags(parser, full: bool = False) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    if full:
+        parser.add_argument("--full", action="store_true",
+                            help=f"with --json: every activation, however many (over "
+                                 f"{limits.MAX_JSON_MATRIX_CELLS:,}: per-feature summaries otherwise)")
+
+
+def _save_flags(parser, folder_help: str, zipped: bool = False) -> None:
+    parser.add_argument("--save", metavar="DIR", help=folder_help)
+    if zipped:
+        parser.add_argument("--save-model", metavar="OUT.zip", help="also save the model as a zipped SAELens folder")
+
+
+def _seeds_flags(parser, count: int, what: str) -> None:
+    _option_flag(parser, SEEDS, "K", f"Train K seeds at once ({what}).", default=count)
+    _option_flag(parser, FIRST_SEED, "S")
+
+
+def knob_help() -> str:
+    """--knob-values: each architecture's knob, its range and its starting grid."""
+    parts = []
+    for key, cls in ARCHITECTURES.items():
+        if cls.knob:
+            knob = option_of(key, cls.knob)
+            grid = ",".join(knob.text(v) for v in knob.sweep_values) or "none: give them"
+            parts.append(f"{key}: {knob.what} ({knob.describe_range()}; default {grid})")
+    return ("The values of the architecture's sparsity knob to sweep, comma-separated, each read as that "
+            "knob's value: " + "; ".join(parts) + ".")
+
+
+# ---- synth: the generators' config dataclasses ----------------------------------------------------
+
+
+def field_comments(config_cls) -> dict[str, str]:
+    """The comment beside each field of a config dataclass (its one line of help), by field name."""
+    try:
+        source = inspect.getsource(config_cls)
+    except (OSError, TypeError):  # no source (frozen app): the flags keep their names as help
+        return {}
+    return {m[1]: m[2] for m in re.finditer(r"^    (\w+)\s*:[^=#\n]*=[^#\n]*#\s*(.+?)\s*$", source, re.M)}
+
+
+def generator_settings() -> dict[str, dict[str, Field]]:
+    """Every generator setting: field name -> {generator key: that generator's field}, in declaration order."""
+    settings: dict[str, dict[str, Field]] = {}
+    for key, (_, config_cls) in GENERATORS.items():
+        for f in fields(config_cls):
+            settings.setdefault(f.name, {})[key] = f
+    return settings
+
+
+def generator_help(name: str, per_generator: dict[str, Field]) -> str:
+    comments = {key: field_comments(GENERATORS[key][1]).get(name, name.replace("_", " ")) for key in per_generator}
+    defaults = {key: f.default for key, f in per_generator.items()}
+    what = next(iter(comments.values())) if len(set(comments.values())) == 1 else \
+        "; ".join(f"{key}: {text}" for key, text in comments.items())
+    default = str(next(iter(defaults.values()))) if len(set(defaults.values())) == 1 else \
+        ", ".join(f"{value} ({key})" for key, value in defaults.items())
+    text = f"{what}. Default: {default}."
+    if len(per_generator) < len(GENERATORS):
+        text += f" Only for {' and '.join(per_generator)}."
+    if name == SEED.name:
+        text += " Also the SAE's initial weights."
+    if name == BATCH_SIZE.name:
+        from .ground_truth.lab import LAB_BATCH_SIZE
+        text += f" Given, also the SAE's samples per training step (unset: the lab's {LAB_BATCH_SIZE})."
+    return text
+
+
+def _generator_flags(parser) -> None:
+    parser.add_argument("--generator", choices=list(GENERATORS), default=DEFAULT_GENERATOR, help=_escaped(
+        "Which synthetic data: " + "; ".join(f"{key} = {(cls.__doc__ or key).strip().splitlines()[0].rstrip('.')}"
+                                            for key, (cls, _) in GENERATORS.items())
+        + f". Default: {DEFAULT_GENERATOR}."))
+    group = parser.add_argument_group("generator settings (each generator's own defaults unless given)")
+    for name, per_generator in generator_settings().items():
+        kind = type(next(iter(per_generator.values())).default)
+        help_ = _escaped(generator_help(name, per_generator))
+        if kind is bool:
+            group.add_argument(_flag(name), dest=name, action=argparse.BooleanOptionalAction, default=STAYS_UNSET,
+                               help=help_)
+        else:
+            group.add_argument(_flag(name), dest=name, default=STAYS_UNSET, metavar=_metavar(kind), help=help_,
+                               type=_number(kind, name.replace("_", " ")) if kind in (int, float) else kind)
+
+
+# ---- the parser ---------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The CLI's parser, generated now from the declarations (an architecture registered before this call
+    has its flags)."""
+    from .ground_truth.lab import lab_config
     parser = _Parser(prog="python -m sae_core", description="Train sparse autoencoders on token tables.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    csv_defaults = {"": RECOMMENDED}
+
     train_cmd = commands.add_parser("train", help="train one SAE and print its metrics and features")
-    train_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,... or a folder written by extract")
-    _add_training_flags(train_cmd)
-    train_cmd.add_argument("--json", action="store_true", help="print one JSON object")
-    train_cmd.add_argument("--full", action="store_true", help="with --json: every activation, however large")
-    train_cmd.add_argument("--save", metavar="DIR", help="also save the model as a SAELens folder")
-    train_cmd.add_argument("--save-model", metavar="OUT.zip", help="also save the model as a zipped SAELens folder")
+    _table_arg(train_cmd, extracted=True)
+    _json_flags(train_cmd, full=True)
+    _save_flags(train_cmd, "also save the model as a SAELens folder", zipped=True)
+    training_flags(train_cmd, {**csv_defaults, "on a folder written by extract": REAL_TABLE})
 
     encode_cmd = commands.add_parser("encode", help="run a saved model (SAELens folder or zip) on a table")
     encode_cmd.add_argument("model", help="a SAELens model folder, or a .zip of one")
     encode_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,... with the model's d_in dimensions")
-    encode_cmd.add_argument("--json", action="store_true", help="print one JSON object")
-    encode_cmd.add_argument("--full", action="store_true", help="with --json: every activation, however large")
+    _json_flags(encode_cmd, full=True)
 
     stability_cmd = commands.add_parser("stability", help="train K seeds at once and compare their features")
-    stability_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
-    stability_cmd.add_argument("--seeds", type=int, default=20, metavar="K", help="train seeds 0..K-1")
-    stability_cmd.add_argument("--first-seed", type=int, default=0, metavar="S",
-                               help="train seeds S..S+K-1 instead (the README's table uses 100)")
-    _add_training_flags(stability_cmd)
-    stability_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    _table_arg(stability_cmd)
+    _seeds_flags(stability_cmd, 20, "the README's table: --seeds 20 --first-seed 100")
+    _json_flags(stability_cmd)
+    training_flags(stability_cmd, csv_defaults, leave_out=(SEED,))
 
-    sweep_cmd = commands.add_parser("sweep", help="train a grid of hidden sizes x sparsity weights at once")
-    sweep_cmd.add_argument("table", help="CSV file: token,<dim>,<dim>,...")
-    sweep_cmd.add_argument("--hidden-dims", type=_int_list, required=True, metavar="4,8,16")
-    sweep_cmd.add_argument("--sparsity-weights", type=_float_list, required=True, metavar="0.01,0.1")
-    sweep_cmd.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 per grid point")
-    _add_training_flags(sweep_cmd)
-    sweep_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    sweep_cmd = commands.add_parser("sweep", help="train a grid of hidden sizes x values of the architecture's "
+                                                  "sparsity knob at once")
+    _table_arg(sweep_cmd)
+    sweep_cmd.add_argument("--hidden-dims", type=_list_parsed_by(HIDDEN_DIM), required=True, metavar="4,8,16",
+                           help=_escaped(f"the hidden sizes to sweep, comma-separated (each "
+                                         f"{HIDDEN_DIM.describe_range()})"))
+    sweep_cmd.add_argument("--knob-values", type=_items, default=STAYS_UNSET, metavar="V1,V2,...",
+                           help=_escaped(knob_help()))
+    _seeds_flags(sweep_cmd, SEEDS.default, "per grid point")
+    _json_flags(sweep_cmd)
+    training_flags(sweep_cmd, csv_defaults, leave_out=(HIDDEN_DIM, SEED))
 
     synth_cmd = commands.add_parser("synth", help="train on synthetic data with known features; measure recovery")
-    synth_cmd.add_argument("--dims", type=int, default=256, metavar="D", help="activation dimensions")
-    synth_cmd.add_argument("--features", type=int, default=512, metavar="N", help="true feature directions")
-    synth_cmd.add_argument("--active", type=float, default=5.0, metavar="K", help="mean true features on per sample")
-    synth_cmd.add_argument("--frequency-decay", type=float, default=0.0, metavar="A",
-                           help="feature i fires in proportion to (i + 1)^-A (0: all equally often)")
-    synth_cmd.add_argument("--arch", default="topk", metavar="NAME", help="architecture (registry key)")
-    synth_cmd.add_argument("--width", type=float, default=2.0, metavar="W", help="learned features per true feature")
-    synth_cmd.add_argument("--seconds", type=float, default=10.0, metavar="T", help="training time")
-    synth_cmd.add_argument("--seed", type=int, default=0, metavar="S", help="directions, samples and initial weights")
-    synth_cmd.add_argument("--threads", type=int, default=1, metavar="N",
-                           help="torch threads (1: on a shared machine a second thread mostly waits)")
-    synth_cmd.add_argument("--save", metavar="DIR", help="write DIR/ground_truth.safetensors and DIR/sae/ (SAELens)")
-    synth_cmd.add_argument("--json", action="store_true", help="print one JSON object")
-    extract_cmd = commands.add_parser("extract", help="activations of all-MiniLM-L6-v2 on a text, one row per token")
+    _generator_flags(synth_cmd)
+    _architecture_flag(synth_cmd, architecture_help(with_flags=False) + f" Each trains with the lab's recipe for "
+                       f"it. Default: {ARCHITECTURE.default}.",
+                       default=ARCHITECTURE.default)
+    width = inspect.signature(lab_config).parameters["width"].default
+    synth_cmd.add_argument("--width", type=_number(float, "width"), default=width, metavar="W",
+                           help=f"learned features per true feature. Default: {width:g}.")
+    synth_cmd.add_argument("--seconds", type=_number(float, "training time"), default=SYNTH_SECONDS, metavar="T",
+                           help=f"training time in seconds (up to {limits.MAX_SYNTH_SECONDS:g}). "
+                                f"Default: {SYNTH_SECONDS:g}.")
+    _option_flag(synth_cmd, THREADS, "N")
+    _save_flags(synth_cmd, "write DIR/ground_truth.safetensors and DIR/sae/ (SAELens)")
+    _json_flags(synth_cmd)
+
+    extract_cmd = commands.add_parser("extract", help=f"activations of {extraction.MODEL_NAME.split('/')[-1]} "
+                                                      f"on a text, one row per token")
     extract_cmd.add_argument("text", help="a UTF-8 text file; documents separated by blank lines")
-    extract_cmd.add_argument("--layer", type=int, default=3, metavar="L", help="0 (embeddings) to 6")
-    extract_cmd.add_argument("--mode", choices=["pieces", "words"], default="pieces",
-                             help="keep word pieces, or whole words (mean of their pieces)")
-    extract_cmd.add_argument("--out", required=True, metavar="DIR", help="writes DIR/activations.safetensors + DIR/tokens.json")
-    extract_cmd.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    extract_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    _option_flag(extract_cmd, LAYER, "L")
+    mode = inspect.signature(extraction.extract).parameters["mode"].default
+    extract_cmd.add_argument("--mode", choices=extraction.MODES, default=mode,
+                             help=f"token mode, one of {', '.join(extraction.MODES)}: word pieces, or whole words "
+                                  f"(the mean of their pieces). Default: {mode}.")
+    extract_cmd.add_argument("--out", required=True, metavar="DIR",
+                             help=f"writes DIR/{extraction.ACTIVATIONS_FILE} + DIR/{extraction.TOKENS_FILE}")
+    _option_flag(extract_cmd, THREADS, "N")
+    _json_flags(extract_cmd)
     return parser
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
-
-
-def _float_list(text: str) -> list[float]:
-    return [float(v) for v in text.split(",") if v.strip()]
-
-
 def config_from_args(args: argparse.Namespace, defaults: TrainConfig = RECOMMENDED) -> TrainConfig:
-    """The flags given, over ``defaults`` (RECOMMENDED for CSV tables, REAL_TABLE for extracted folders)."""
-    return TrainConfig(**{f.name: getattr(args, f.name, getattr(defaults, f.name)) for f in fields(TrainConfig)})
-
+    """The training flags given, over ``defaults`` (RECOMMENDED for CSV tables, REAL_TABLE for extracted folders)."""
+    given = {name: getattr(args, name) for name in all_settings() if hasattr(args, name)}
+    return TrainConfig(**{**defaults.to_dict(), **given})
 
 def result_to_json(result: TrainResult, tokens: list[str]) -> dict:
     """The train command's JSON without its matrices (see :func:`print_json`)."""
@@ -232,23 +496,21 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_train_extracted(args: argparse.Namespace) -> int:
     """Train on a folder written by ``extract`` (or any model's activations in that format)."""
-    from .real_model.extraction import load_extraction
-    from .training import REAL_TABLE
     torch.set_num_threads(1)
-    extraction = load_extraction(args.table)
-    result = train(extraction.activations, config_from_args(args, REAL_TABLE))
-    words = extraction.words
-    dims = [f"d{i}" for i in range(extraction.activations.shape[1])]
+    ex = extraction.load_extraction(args.table)
+    result = train(ex.activations, config_from_args(args, REAL_TABLE))
+    words = ex.words
+    dims = [f"d{i}" for i in range(ex.activations.shape[1])]
     save_model(args, result.model, {**result_metadata(result, dims), "activations_from": {
-        "model": extraction.model, "layer": extraction.layer, "mode": extraction.mode}})
+        "model": ex.model, "layer": ex.layer, "mode": ex.mode}})
     if args.json:
-        head = {**result_to_json(result, []), "tokens": len(words), "model": extraction.model,
-                "layer": extraction.layer}
+        head = {**result_to_json(result, []), "tokens": len(words), "model": ex.model,
+                "layer": ex.layer}
         print_json(head, {"feature_activations": result.feature_activations.T}, words, args.full)
     else:
         m = result.metrics
         print(f"trained {result.config.hidden_dim} features on {len(words):,} tokens "
-              f"({extraction.model}, layer {extraction.layer}) for {result.epochs_done} epochs in "
+              f"({ex.model}, layer {ex.layer}) for {result.epochs_done} epochs in "
               f"{result.train_seconds:.1f} s: explained variance {m.explained_variance:.1%}, "
               f"L0 {m.l0:.1f}, dead {m.dead_features}")
     return 0
@@ -272,12 +534,6 @@ def run_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_seeds(k: int) -> list[int]:
-    if not 1 <= k <= limits.MAX_SEEDS:
-        raise SAEInputError(f"--seeds must be from 1 to {limits.MAX_SEEDS} (got {k})")
-    return list(range(k))
-
-
 def bounded_consensus(data: dict, numbers_each: int) -> dict:
     """Keep the best-supported consensus features up to ``limits.MAX_JSON_MATRIX_CELLS`` numbers
     (each holds an activation per token and a decoder weight per dimension); say how many are left out."""
@@ -292,12 +548,10 @@ def run_stability(args: argparse.Namespace) -> int:
     from .stability import stability
     table = read_table(args.table)
     tokens = tokens_of(table)
-    if not 0 <= args.first_seed <= limits.MAX_SEED - limits.MAX_SEEDS:
-        raise SAEInputError(f"--first-seed must be from 0 to {limits.MAX_SEED - limits.MAX_SEEDS} (got {args.first_seed})")
     config = config_from_args(args)
     _threads_for(table, [config.hidden_dim], args.seeds)
     run = stability(values_of(table), config, tokens, load_references(args.table, tokens),
-                    [args.first_seed + s for s in _check_seeds(args.seeds)])
+                    [args.first_seed + s for s in range(args.seeds)])
     per_seed = [sum(j is not None for j in found.values()) for found in run.recovered_by_seed]
     if args.json:
         data = {**run.to_dict(), "first_seed": args.first_seed, "recovered_per_seed": per_seed}
@@ -315,33 +569,76 @@ def run_stability(args: argparse.Namespace) -> int:
     return 0
 
 
+def knob_values(args: argparse.Namespace, architecture: str) -> tuple[Option, list]:
+    """The sweep's knob (the architecture's declaration) and its values: --knob-values read by that knob, or
+    its declared starting grid."""
+    from .sweep import knob_of
+    if not get_architecture(architecture).knob:
+        raise SAEInputError(f"{architecture} declares no sparsity knob to sweep")
+    knob = knob_of(architecture)
+    if hasattr(args, knob.name):
+        raise SAEInputError(f"{knob.flag}: a sweep of {architecture} varies {knob.what}; give its values with "
+                            f"--knob-values")
+    if not hasattr(args, "knob_values"):
+        return knob, list(knob.sweep_values)
+    try:
+        return knob, [knob.parse(text) for text in args.knob_values]
+    except ConfigError as error:
+        raise SAEInputError(f"--knob-values: {architecture} sweeps {knob.what}, and {error}") from None
+
+
 def run_sweep(args: argparse.Namespace) -> int:
     from .sweep import sweep
     table = read_table(args.table)
-    if args.hidden_dims:
-        _threads_for(table, args.hidden_dims, len(args.hidden_dims) * len(args.sparsity_weights) * args.seeds)
-    result = sweep(values_of(table), config_from_args(args), args.hidden_dims, args.sparsity_weights,
-                   _check_seeds(args.seeds))
+    base = config_from_args(args)
+    knob, values = knob_values(args, base.architecture)
+    seeds = [args.first_seed + s for s in range(args.seeds)]
+    if args.hidden_dims and values:
+        _threads_for(table, args.hidden_dims, len(set(args.hidden_dims)) * len(set(values)) * len(seeds))
+    result = sweep(values_of(table), base, args.hidden_dims, values, seeds)
     if args.json:
-        print(json.dumps({"models": result.table.to_dict(orient="records"),
+        print(json.dumps({"architecture": base.architecture, "knob": knob.name,
+                          "models": result.table.to_dict(orient="records"),
                           "train_seconds": round(result.train_seconds, 4)}))
     else:
+        print(f"{len(result.results)} {base.architecture} models (hidden size x {knob.what} x seed) trained "
+              f"together in {result.train_seconds:.2f} s")
         print(result.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 
 
+def synth_data(args: argparse.Namespace):
+    """The chosen generator, from the generator flags given (the others: its config's defaults)."""
+    cls, config_cls = GENERATORS[args.generator]
+    own = [f.name for f in fields(config_cls)]
+    given = {name: getattr(args, name) for name in generator_settings() if hasattr(args, name)}
+    foreign = [name for name in given if name not in own]
+    if foreign:
+        owners = list(generator_settings()[foreign[0]])
+        raise SAEInputError(f"{_flag(foreign[0])} is a setting of the {' and '.join(owners)} generator, not of "
+                            f"{args.generator} (--generator {owners[0]})")
+    return cls(config_cls(**given))
+
+
+def synth_config(args: argparse.Namespace, data) -> TrainConfig:
+    """The lab's config for the architecture; the generator's batch size, when given, is also the SAE's."""
+    from .ground_truth.lab import lab_config
+    config = lab_config(args.architecture, data, args.width, data.seed)
+    if not hasattr(args, BATCH_SIZE.name):
+        return config
+    batch = data.batch_size  # lab_config caps the steps by the work limit for its own batch size: again for this one
+    steps = max(1, min(limits.MAX_EPOCHS, limits.MAX_TRAINING_WORK // (batch * config.hidden_dim)))
+    return lab_config(args.architecture, data, args.width, data.seed, **{BATCH_SIZE.name: batch, EPOCHS.name: steps})
+
+
 def run_synth(args: argparse.Namespace) -> int:
-    """Sharkey-style data (``--active`` of ``--features`` directions per sample), one architecture."""
-    from .ground_truth.lab import GroundTruthLab, lab_config, save_lab_run
-    from .ground_truth.generators import SparseCombination, SparseCombinationConfig
-    if not 1 <= args.threads <= 64:
-        raise SAEInputError(f"--threads must be from 1 to 64 (got {args.threads})")
-    data = SparseCombination(SparseCombinationConfig(dims=args.dims, features=args.features, active=args.active,
-                                                     frequency_decay=args.frequency_decay, seed=args.seed))
-    config = lab_config(args.arch, data, args.width, args.seed)
+    """Known features (``--generator``: Sharkey-style sparse combinations or a toy model), one architecture."""
+    from .ground_truth.lab import GroundTruthLab, save_lab_run
     threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)  # also while the toy generator trains its toy model
     try:
+        data = synth_data(args)
+        config = synth_config(args, data)
         run = GroundTruthLab(data, [config], args.seconds).run().result().runs[0]
     finally:
         torch.set_num_threads(threads)
@@ -351,16 +648,13 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary_))
     else:
-        print(f"{run.label}: {config.hidden_dim} features on {args.features} true features in {args.dims} dims, "
+        print(f"{run.label}: {config.hidden_dim} features on {data.features} true features in {data.dims} dims, "
               f"{run.steps} steps in {run.seconds:.1f} s")
         print("  ".join(f"{name} {value:.4g}" for name, value in summary_.items() if name not in ("seconds", "steps")))
     return 0
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    from .real_model.extraction import extract, save_extraction
-    if not 1 <= args.threads <= 64:
-        raise SAEInputError(f"--threads must be from 1 to 64 (got {args.threads})")
     torch.set_num_threads(args.threads)
     path = Path(args.text)
     try:
@@ -370,10 +664,10 @@ def run_extract(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as error:
         what = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else "cannot be read"
         raise SAEInputError(f"{path.name}: {what}") from None
-    extraction = extract(text, layer=args.layer, mode=args.mode)
-    save_extraction(extraction, args.out)
-    n, d = extraction.activations.shape
-    seconds = extraction.seconds
+    ex = extraction.extract(text, layer=args.layer, mode=args.mode)
+    extraction.save_extraction(ex, args.out)
+    n, d = ex.activations.shape
+    seconds = ex.seconds
     if args.json:
         print(json.dumps({"tokens": n, "dims": d, "seconds": round(seconds, 4),
                           "tokens_per_second": round(n / max(seconds, 1e-9), 1)}))

@@ -210,7 +210,8 @@ def model_from_saelens_bytes(cfg_bytes: bytes, weight_bytes: bytes, name: str) -
 def architecture_for(saelens_name: str, name: str = "model", preferred=None) -> type:
     """The registered class for a cfg.json architecture: the playground's own choice when it saves
     under that name (BatchTopK saves as jumprelu), else the class with that key, else any that saves so."""
-    if preferred in ARCHITECTURES and ARCHITECTURES[preferred].saelens_architecture == saelens_name:
+    if isinstance(preferred, str) and preferred in ARCHITECTURES \
+            and ARCHITECTURES[preferred].saelens_architecture == saelens_name:
         return ARCHITECTURES[preferred]
     if saelens_name in ARCHITECTURES and ARCHITECTURES[saelens_name].saelens_architecture == saelens_name:
         return ARCHITECTURES[saelens_name]
@@ -238,7 +239,7 @@ def _parse_cfg(cfg_bytes: bytes, name: str) -> dict:
                                  f"(got {_short(value)})")
     dtype = cfg.get("dtype", "float32")
     dtype = dtype.removeprefix("torch.") if isinstance(dtype, str) else dtype
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise ModelFileError(f"{name}: {CFG_FILE} field 'dtype' must be one of {', '.join(DTYPES)} (got {_short(dtype)})")
     cfg["dtype"] = dtype
     if not isinstance(cfg.get("apply_b_dec_to_input", True), bool):
@@ -269,11 +270,12 @@ def _playground_config(cfg: dict, arch: type, name: str) -> TrainConfig:
     stored = cfg["metadata"].get("playground_config")
     try:
         if stored is None:
-            options = arch.options_from_saelens(cfg) if hasattr(arch, "options_from_saelens") else {}
-            return TrainConfig(hidden_dim=cfg["d_sae"], architecture=arch.key, **options).validate()
+            return TrainConfig(hidden_dim=cfg["d_sae"], architecture=arch.key, **arch.options_from_saelens(cfg)).validate()
         if not isinstance(stored, dict):
             raise ModelFileError(f"{name}: metadata 'playground_config' must be a JSON object")
         config = TrainConfig.from_dict(stored).validate()
+    except ModelFileError:
+        raise  # already names the file
     except SAEInputError as error:
         raise ModelFileError(f"{name}: bad playground_config in metadata ({error})") from None
     except (KeyError, TypeError, ValueError) as error:
@@ -323,7 +325,7 @@ def result_on_table(model, cfg: dict, x) -> TrainResult:
     config: TrainConfig = cfg["playground_config"]
     return TrainResult(
         config=config, model=model,
-        history=pd.DataFrame(columns=["epoch", "total", "reconstruction", "sparsity"]),
+        history=pd.DataFrame(columns=model.history_columns()),
         metrics=metrics,
         feature_activations=f_NH.numpy().copy(),
         decoder_directions=model.decoder_directions(0).numpy().copy(),

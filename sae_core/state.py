@@ -1,9 +1,11 @@
 """The app's user-chosen settings as one typed object (TensorFlow Playground's habit).
 
-Widget keys equal the field names. ``to_query``/``from_query`` put the settings, the seed
-included, the example, the Presenter switch and each page's own choices (selected feature,
-sweep point, ...) in the page URL so that a link reproduces what is on screen; unknown or
-bad values fall back to the defaults, field by field. A small edited table and edited named
+``to_settings``/``from_settings`` give the app's flat settings dict (its keys are the widget
+keys): the training settings by name, each page's choices, the Superposition lab's as
+``lab_<field>`` and the Real model page's as ``real_<field>``, its own training settings as
+``real_<setting>`` (so they never collide with the Train page's). ``to_query``/``from_query``
+put the same in the page URL (the seed included) so that a link reproduces what is on
+screen; unknown or bad values fall back to the defaults, field by field. A small edited table and edited named
 concepts travel too (``link_query``), compressed, up to ``limits.MAX_LINK_DATA_CHARS``.
 No Streamlit import: pages pass ``st.query_params`` in.
 """
@@ -15,7 +17,6 @@ import binascii
 import csv
 import io
 import json
-import math
 import zlib
 from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
@@ -26,10 +27,14 @@ from . import limits
 from .errors import SAEInputError
 from .examples import DEFAULT_EXAMPLE, example_names
 from .features import ReferenceFeature
+from .architectures import ARCHITECTURES
+from .ground_truth.generators import GENERATORS
+from .ground_truth.lab import LAB_OPTIONS, LabSettings
+from .real_model.corpora import CORPORA
+from .real_model.extraction import DEFAULT_LAYER, LAYERS, MODES
 from .table import TOKEN, dims_of, parse_csv, tokens_of
-from .training import RECOMMENDED, TrainConfig
+from .training import REAL_TABLE, RECOMMENDED, TrainConfig, all_settings
 
-TRAINING_FIELDS = [f.name for f in fields(TrainConfig)]
 TABLE_PARAM, CONCEPTS_PARAM = "table", "concepts"
 
 
@@ -50,6 +55,37 @@ class PageChoices:
 
 CHOICE_FIELDS = [f.name for f in fields(PageChoices)]
 
+LAB_PREFIX, REAL_PREFIX = "lab_", "real_"  # the Superposition and Real model pages' settings and link keys
+LAB_FIELDS = [f.name for f in fields(LabSettings)]
+REAL_SOURCES = ("Bundled corpus", "Paste text", "Upload a .txt file")
+
+
+@dataclass(frozen=True)
+class RealChoices:
+    """What the Real model page lets the user pick: the text, the layer, the rows, its search and
+    open feature, and its own training settings (which start from ``REAL_TABLE``)."""
+
+    source: str = REAL_SOURCES[0]
+    corpus: str = "founding_story"
+    layer: int = DEFAULT_LAYER
+    mode: str = MODES[0]
+    max_tokens: int = 6000
+    query: str = ""  # the word searched for
+    feature: int = 0  # the feature whose card is open
+    # Pasted text is kept while the visitor stays but never goes in a link: it may be megabytes.
+    text: str = ""
+    config: TrainConfig = REAL_TABLE
+
+    # what a link may set each choice to; anything else falls back to the default
+    BOUNDS = {"layer": (0, LAYERS), "max_tokens": (100, limits.MAX_EXTRACTED_TOKENS),
+              "feature": (0, limits.MAX_HIDDEN - 1)}
+    MENUS = {"source": REAL_SOURCES, "corpus": tuple(CORPORA), "mode": tuple(MODES)}
+
+
+REAL_FIELDS = [f.name for f in fields(RealChoices) if f.name != "config"]
+REAL_LINK_FIELDS = [name for name in REAL_FIELDS if name != "text"]  # large free text stays out of links
+MAX_QUERY_CHARS = limits.MAX_TOKEN_CHARS  # a searched word, in a link
+
 
 @dataclass(frozen=True)
 class AppState:
@@ -57,18 +93,48 @@ class AppState:
     config: TrainConfig = RECOMMENDED
     presenter: bool = False
     choices: PageChoices = field(default_factory=PageChoices)
+    lab: LabSettings = field(default_factory=LabSettings)  # the Superposition page
+    real: RealChoices = field(default_factory=RealChoices)  # the Real model page
+
+    def to_settings(self) -> dict:
+        """The app's flat settings dict (``st.session_state.settings``; its keys are the widget keys)."""
+        settings = self.config.to_dict()
+        settings |= {name: getattr(self.choices, name) for name in CHOICE_FIELDS}
+        settings["presenter"] = self.presenter
+        settings["example"] = self.example
+        for name in LAB_FIELDS:
+            value = getattr(self.lab, name)
+            settings[LAB_PREFIX + name] = list(value) if isinstance(value, tuple) else value  # a multiselect's list
+        settings |= {REAL_PREFIX + name: getattr(self.real, name) for name in REAL_FIELDS}
+        settings |= {REAL_PREFIX + name: value for name, value in self.real.config.to_dict().items()}
+        return settings
+
+    @classmethod
+    def from_settings(cls, settings: Mapping) -> "AppState":
+        """The state the app's settings dict holds (values as widgets gave them; not validated)."""
+        config = TrainConfig(**{name: settings[name] for name in all_settings() if name in settings})
+        real_config = TrainConfig(**{name: settings[REAL_PREFIX + name] for name in all_settings()
+                                     if REAL_PREFIX + name in settings})
+        lab = LabSettings(**{name: tuple(value) if isinstance(value, list) else value for name in LAB_FIELDS
+                             if (value := settings.get(LAB_PREFIX + name)) is not None})
+        real = RealChoices(**{name: settings[REAL_PREFIX + name] for name in REAL_FIELDS
+                              if REAL_PREFIX + name in settings}, config=real_config)
+        return cls(example=settings.get("example", DEFAULT_EXAMPLE), config=config,
+                   presenter=bool(settings.get("presenter", False)),
+                   choices=PageChoices(**{name: int(settings[name]) for name in CHOICE_FIELDS if name in settings}),
+                   lab=lab, real=real)
 
     def to_query(self) -> dict[str, str]:
         query = {"example": self.example}
-        for name in TRAINING_FIELDS:
-            query[name] = _text(getattr(self.config, name))
+        for name, option in all_settings().items():
+            query[name] = option.text(getattr(self.config, name))
         if self.presenter:
             query["presenter"] = "1"
         defaults = PageChoices()
         for name in CHOICE_FIELDS:  # only choices that differ from the default: short links
             if getattr(self.choices, name) != getattr(defaults, name):
                 query[name] = str(getattr(self.choices, name))
-        return query
+        return query | _lab_query(self.lab) | _real_query(self.real)
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> "AppState":
@@ -76,7 +142,7 @@ class AppState:
         if example not in example_names():
             example = DEFAULT_EXAMPLE
         config = RECOMMENDED
-        for name in TRAINING_FIELDS:
+        for name in all_settings():
             if name in query:
                 config = _with_value(config, name, query[name])
         choices = PageChoices()
@@ -85,45 +151,96 @@ class AppState:
             text = str(query.get(name, ""))
             if text.lstrip("-").isdigit() and low <= int(text) <= high:
                 choices = replace(choices, **{name: int(text)})
-        return cls(example=example, config=config, presenter=query.get("presenter") == "1", choices=choices)
+        return cls(example=example, config=config, presenter=query.get("presenter") == "1", choices=choices,
+                   lab=_lab_from_query(query), real=_real_from_query(query))
 
     def describe(self) -> str:
-        """The settings in one line for a person ("hidden 7, sparsity 0.03, ...")."""
-        c = self.config
-        return (f"hidden {c.hidden_dim}, sparsity {c.sparsity_weight:g}, lr {c.lr:g}, "
-                f"{c.epochs:,} epochs, seed {c.seed}")
+        """The settings in one line for a person ("hidden 7, sparsity weight 0.03, ...")."""
+        return self.config.describe()
 
 
 def carries_settings(query: Mapping[str, str]) -> bool:
     """True when a URL names any setting, choice or data (a shared link, not a bare visit)."""
-    return any(k in query for k in ["example", *TRAINING_FIELDS, *CHOICE_FIELDS, TABLE_PARAM, CONCEPTS_PARAM])
-
-
-def _text(value) -> str:
-    return str(int(value)) if isinstance(value, bool) else repr(value) if isinstance(value, float) else str(value)
+    return any(k in query for k in ["example", *all_settings(), *CHOICE_FIELDS, TABLE_PARAM, CONCEPTS_PARAM]) \
+        or any(k.startswith((LAB_PREFIX, REAL_PREFIX)) for k in query)
 
 
 def _with_value(config: TrainConfig, name: str, text: str) -> TrainConfig:
-    """config with one field parsed from text, or config unchanged if the text is bad."""
-    kind = type(getattr(config, name))
+    """config with one setting parsed from text (its declaration's parser), or config unchanged if the
+    text is bad or the result does not validate."""
     try:
-        if kind is str:
-            value = text
-        elif kind is bool:
-            if text not in ("0", "1"):
-                return config
-            value = text == "1"
-        elif kind is int:
-            value = int(text)
-        else:
-            value = float(text)
-            if not math.isfinite(value):
-                return config
-        candidate = replace(config, **{name: value})
+        candidate = replace(config, **{name: all_settings()[name].parse(text)})
         candidate.validate()
-    except (ValueError, SAEInputError):
+    except SAEInputError:
         return config
     return candidate
+
+
+# ---- the Superposition and Real model pages' choices in a link (only those not at their default) ----
+
+
+def _lab_query(lab: LabSettings) -> dict[str, str]:
+    query = {}
+    for name in LAB_FIELDS:
+        value = getattr(lab, name)
+        if value != getattr(LabSettings, name):
+            text = ",".join(value) if name == "architectures" else \
+                LAB_OPTIONS[name].text(value) if name in LAB_OPTIONS else str(value)
+            query[LAB_PREFIX + name] = text
+    return query
+
+
+def _lab_from_query(query: Mapping[str, str]) -> LabSettings:
+    lab = LabSettings()
+    for name in LAB_FIELDS:
+        if LAB_PREFIX + name not in query:
+            continue
+        text = str(query[LAB_PREFIX + name])
+        if name == "generator":
+            value = text if text in GENERATORS else None
+        elif name == "architectures":
+            names = tuple(dict.fromkeys(a for a in text.split(",") if a))
+            value = names if all(a in ARCHITECTURES for a in names) else None
+        else:
+            try:
+                value = LAB_OPTIONS[name].parse(text)
+            except SAEInputError:
+                value = None
+        if value is not None:
+            lab = replace(lab, **{name: value})
+    return lab
+
+
+def _real_query(real: RealChoices) -> dict[str, str]:
+    defaults = RealChoices()
+    query = {REAL_PREFIX + name: str(getattr(real, name)) for name in REAL_LINK_FIELDS
+             if getattr(real, name) != getattr(defaults, name)}
+    for name, option in all_settings().items():
+        if getattr(real.config, name) != getattr(defaults.config, name):
+            query[REAL_PREFIX + name] = option.text(getattr(real.config, name))
+    return query
+
+
+def _real_from_query(query: Mapping[str, str]) -> RealChoices:
+    real = RealChoices()
+    for name in REAL_LINK_FIELDS:
+        if REAL_PREFIX + name not in query:
+            continue
+        text = str(query[REAL_PREFIX + name])
+        if name in RealChoices.BOUNDS:
+            low, high = RealChoices.BOUNDS[name]
+            value = int(text) if text.isdigit() and low <= int(text) <= high else None
+        elif name in RealChoices.MENUS:
+            value = text if text in RealChoices.MENUS[name] else None
+        else:  # the searched word
+            value = text if len(text) <= MAX_QUERY_CHARS else None
+        if value is not None:
+            real = replace(real, **{name: value})
+    config = real.config
+    for name in all_settings():
+        if REAL_PREFIX + name in query:
+            config = _with_value(config, name, query[REAL_PREFIX + name])
+    return replace(real, config=config)
 
 
 # ---- a table and named concepts inside a link ----------------------------------------------

@@ -11,11 +11,10 @@ The trainer never edits the model's tensors itself: it calls the architecture's 
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Callable
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -23,72 +22,130 @@ import torch
 from torch import Tensor
 
 from . import limits
-from .architectures import ARCHITECTURES, get_architecture
+from .architectures import ARCHITECTURES, OPTIONS, get_architecture
 from .architectures.base import SAE
 from .errors import ConfigError
 from .metrics import Metrics, evaluate, feature_density
 from .optim import Adam
+from .options import Option
 
 
-@dataclass(frozen=True)
+# The settings every architecture shares, declared once (each architecture declares its own in
+# its file): pages, CLI flags, URL keys and validation messages are generated from these.
+ARCHITECTURE = Option("architecture", str, "standard", "Architecture",
+                      "Which SAE: how it picks the active features and what its loss penalises.")
+HIDDEN_DIM = Option("hidden_dim", int, 8, "Hidden size (features)",
+                    "How many features the SAE may use. More features than dimensions lets it untangle "
+                    "superposition; too many leaves some dead.", low=1, high=limits.MAX_HIDDEN, noun="hidden size",
+                    per_member=True, step=1)
+LR = Option("lr", float, 0.01, "Learning rate", "Adam's step size. 0.001-0.03 works for small tables.",
+            low=limits.MIN_LR, high=limits.MAX_LR, noun="learning rate", step=0.001, format="%.6g")
+EPOCHS = Option("epochs", int, 1000, "Epochs",
+                "Passes over the whole table (one Adam step each, or one per mini-batch on large tables).",
+                low=1, high=limits.MAX_EPOCHS, step=100)
+SEED = Option("seed", int, 0, "Random seed",
+              "Sets the initial weights. Same seed + same settings + same table = the same model.",
+              low=0, high=limits.MAX_SEED, range_text=f"a whole number from 0 to 2^31-1 = {limits.MAX_SEED:,}",
+              per_member=True, step=1)
+UNIT_NORM_DECODER = Option("unit_norm_decoder", bool, False, "Unit-norm decoder",
+                           "Rescale each feature's decoder row to length 1 after every step, so the sparsity "
+                           "penalty cannot be dodged by shrinking activations.", advanced=True)
+TIED_INIT = Option("tied_init", bool, False, "Tied initialisation",
+                   "Start the encoder as the transpose of the decoder.", advanced=True)
+INIT_DECODER_BIAS_TO_MEAN = Option("init_decoder_bias_to_mean", bool, False, "Decoder bias starts at the data mean",
+                                   "Features then only explain how tokens differ from the average token.",
+                                   advanced=True)
+RESAMPLE_DEAD_EVERY = Option("resample_dead_every", int, 0, "Resample dead features every N epochs (0 = off)",
+                             "A feature that fired on no token during the last N epochs is restarted towards "
+                             "the worst-reconstructed token.", low=0, high=limits.MAX_EPOCHS,
+                             noun="dead-feature resampling interval", advanced=True, step=50)
+INIT_DECODER_NORM = Option("init_decoder_norm", float, 0.0, "Initial decoder row length (0 = off)",
+                           "Every feature's decoder row starts at this length: a small, even start.",
+                           low=0.0, high=limits.MAX_INIT_DECODER_NORM, noun="initial decoder row length",
+                           advanced=True, step=0.05, format="%.3g")
+BATCH_SIZE = Option("batch_size", int, limits.DEFAULT_BATCH_SIZE, "Mini-batch size (tokens per Adam step)",
+                    "A table with more tokens than this trains in shuffled mini-batches, one Adam step each (an "
+                    "epoch is one pass); a smaller table trains in one full batch.", low=1, high=limits.MAX_ROWS,
+                    noun="batch size", advanced=True, step=256)
+SHARED_SETTINGS: tuple[Option, ...] = (HIDDEN_DIM, LR, EPOCHS, SEED, ARCHITECTURE, UNIT_NORM_DECODER, TIED_INIT,
+                                       INIT_DECODER_BIAS_TO_MEAN, RESAMPLE_DEAD_EVERY, INIT_DECODER_NORM, BATCH_SIZE)
+
+
+@dataclass(frozen=True, init=False, eq=False)
 class TrainConfig:
-    """Everything that determines a training run; same config + same data = same bits."""
+    """Everything that determines a training run; same config + same data = same bits.
 
-    hidden_dim: int = 8
-    sparsity_weight: float = 0.01
-    lr: float = 0.01
-    epochs: int = 1000
-    seed: int = 0
-    architecture: str = "standard"
-    unit_norm_decoder: bool = False  # keep each feature's decoder row at length 1
-    tied_init: bool = False  # start the encoder as the decoder's transpose
-    init_decoder_bias_to_mean: bool = False  # start b_dec at the mean activation
-    resample_dead_every: int = 0  # every N epochs, re-initialise features that never fired (0: off)
-    # Sparsity cost of a feature times its decoder row's length (Anthropic, Apr 2024): stops the
-    # model dodging the penalty by shrinking activations and growing decoder rows.
-    decoder_norm_penalty: bool = False
-    init_decoder_norm: float = 0.0  # start each decoder row at this length, e.g. 0.1 (0: off): small, even start
-    # Tokens per Adam step: a table larger than this trains in shuffled mini-batches (an epoch is
-    # one pass); a batch at least the table's size is one full-batch step per epoch.
-    batch_size: int = limits.DEFAULT_BATCH_SIZE
-    # Architecture settings: each architecture declares which of these it reads (``settings()``).
-    k: int = 4  # TopK / BatchTopK: active features per token (BatchTopK: on average over the batch)
-    auxk_weight: float = 1 / 32  # TopK family: weight of the auxiliary loss that revives dead features
-    jumprelu_threshold: float = 0.01  # JumpReLU: every feature's starting threshold
-    jumprelu_bandwidth: float = 0.05  # JumpReLU: width of the straight-through estimator's window
+    The shared settings are fields; ``options`` holds the value of every registered
+    architecture's options (name, value pairs), read as attributes (``config.k``) and given
+    as keywords (``TrainConfig(architecture="topk", k=2)``, ``replace(config, k=2)``).
+    """
+
+    hidden_dim: int = HIDDEN_DIM.default
+    lr: float = LR.default
+    epochs: int = EPOCHS.default
+    seed: int = SEED.default
+    architecture: str = ARCHITECTURE.default
+    unit_norm_decoder: bool = UNIT_NORM_DECODER.default  # keep each feature's decoder row at length 1
+    tied_init: bool = TIED_INIT.default  # start the encoder as the decoder's transpose
+    init_decoder_bias_to_mean: bool = INIT_DECODER_BIAS_TO_MEAN.default  # start b_dec at the mean activation
+    resample_dead_every: int = RESAMPLE_DEAD_EVERY.default  # every N epochs, restart features that never fired
+    init_decoder_norm: float = INIT_DECODER_NORM.default  # start each decoder row at this length (0: off)
+    batch_size: int = BATCH_SIZE.default  # tokens per Adam step: larger tables train in mini-batches
+    options: tuple[tuple[str, Any], ...] = ()  # every architecture option's value, sorted by name
+
+    def __init__(self, options: tuple[tuple[str, Any], ...] | dict = (), **settings):
+        values = dict(options)
+        for name, value in settings.items():
+            if name in SHARED_NAMES:
+                object.__setattr__(self, name, value)
+            elif name in OPTIONS:
+                values[name] = value
+            else:
+                raise TypeError(f"TrainConfig has no setting '{name}'")
+        for option in SHARED_SETTINGS:
+            if option.name not in settings:
+                object.__setattr__(self, option.name, option.default)
+        object.__setattr__(self, "options", tuple(sorted(
+            (name, values.get(name, option.default)) for name, option in OPTIONS.items())))
+
+    def __getattr__(self, name: str):
+        """An architecture option's value (only called when ``name`` is not a field); an option
+        registered after this config was made has its default."""
+        if name not in OPTIONS:
+            raise AttributeError(f"TrainConfig has no setting '{name}'")
+        return dict(object.__getattribute__(self, "options")).get(name, OPTIONS[name].default)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TrainConfig) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_dict().items()))
+
+    def __repr__(self) -> str:
+        return f"TrainConfig({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
+
+    def describe(self, seed: bool = True) -> str:
+        """The settings in one line for a person: "ReLU + L1 (the article's), hidden 8, sparsity weight 0.07,
+        lr 0.002, 1,000 epochs, seed 0" (the architecture's knob by its own name)."""
+        arch = get_architecture(self.architecture)
+        knob = f", {next(o.what for o in arch.options if o.name == arch.knob)} {getattr(self, arch.knob):g}" \
+            if arch.knob else ""
+        return (f"{arch.label}, hidden {self.hidden_dim}{knob}, lr {self.lr:g}, {self.epochs:,} epochs"
+                + (f", seed {self.seed}" if seed else ""))
+
+    def option_values(self) -> dict[str, Any]:
+        """The values of this config's architecture's own options."""
+        return {o.name: getattr(self, o.name) for o in get_architecture(self.architecture).options}
 
     def validate(self, n_rows: int = 1, n_members: int = 1) -> "TrainConfig":
         """Raise ConfigError naming the first absurd value; return self when all is well."""
-        if not isinstance(self.hidden_dim, int) or not 1 <= self.hidden_dim <= limits.MAX_HIDDEN:
-            raise ConfigError(f"hidden size must be a whole number from 1 to {limits.MAX_HIDDEN} (got {self.hidden_dim})")
-        if not _finite(self.sparsity_weight) or not 0 <= self.sparsity_weight <= limits.MAX_SPARSITY_WEIGHT:
-            raise ConfigError(f"sparsity weight must be between 0 and {limits.MAX_SPARSITY_WEIGHT:g} (got {self.sparsity_weight})")
-        if not _finite(self.lr) or not limits.MIN_LR <= self.lr <= limits.MAX_LR:
-            raise ConfigError(f"learning rate must be from {limits.MIN_LR:g} to {limits.MAX_LR:g} (got {self.lr})")
-        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= limits.MAX_EPOCHS:
-            raise ConfigError(f"epochs must be a whole number from 1 to {limits.MAX_EPOCHS:,} (got {self.epochs})")
-        if not isinstance(self.seed, int) or not 0 <= self.seed <= limits.MAX_SEED:
-            raise ConfigError(f"seed must be a whole number from 0 to 2^31-1 = {limits.MAX_SEED:,} (got {self.seed})")
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(f"unknown architecture '{self.architecture}' (known: {', '.join(sorted(ARCHITECTURES))})")
-        if not isinstance(self.resample_dead_every, int) or not 0 <= self.resample_dead_every <= limits.MAX_EPOCHS:
-            raise ConfigError(f"resample_dead_every must be 0 (off) or a number of epochs (got {self.resample_dead_every})")
-        if not _finite(self.init_decoder_norm) or not 0 <= self.init_decoder_norm <= limits.MAX_INIT_DECODER_NORM:
-            raise ConfigError(f"init_decoder_norm must be 0 (off) or a length up to "
-                              f"{limits.MAX_INIT_DECODER_NORM:g} (got {self.init_decoder_norm})")
-        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= limits.MAX_ROWS:
-            raise ConfigError(f"batch size must be a whole number from 1 to {limits.MAX_ROWS:,} "
-                              f"(got {self.batch_size})")
-        if not isinstance(self.k, int) or not 1 <= self.k <= limits.MAX_HIDDEN:
-            raise ConfigError(f"k must be a whole number from 1 to {limits.MAX_HIDDEN} (got {self.k})")
-        if not _finite(self.auxk_weight) or not 0 <= self.auxk_weight <= limits.MAX_SPARSITY_WEIGHT:
-            raise ConfigError(f"auxk_weight must be between 0 and {limits.MAX_SPARSITY_WEIGHT:g} "
-                              f"(got {self.auxk_weight})")
-        for name in ("jumprelu_threshold", "jumprelu_bandwidth"):
-            value = getattr(self, name)
-            if not _finite(value) or not limits.MIN_JUMPRELU_VALUE <= value <= limits.MAX_JUMPRELU_VALUE:
-                raise ConfigError(f"{name} must be from {limits.MIN_JUMPRELU_VALUE:g} to "
-                                  f"{limits.MAX_JUMPRELU_VALUE:g} (got {value})")
+        for option in SHARED_SETTINGS:
+            if option is not ARCHITECTURE:
+                option.check(getattr(self, option.name))
+        for name, option in OPTIONS.items():
+            option.check(getattr(self, name))
         get_architecture(self.architecture).validate_settings(self)
         work = n_rows * self.hidden_dim * self.epochs * n_members
         if work > limits.MAX_TRAINING_WORK:
@@ -99,24 +156,31 @@ class TrainConfig:
         return self
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every setting by name: the shared ones, then every architecture option."""
+        return {**{o.name: getattr(self, o.name) for o in SHARED_SETTINGS}, **{name: getattr(self, name) for name in OPTIONS}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         """Build from a dict, refusing unknown keys and wrong types (config files, JSON)."""
-        known = {f.name: f for f in fields(cls)}
+        known = all_settings()
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError(f"unknown training setting(s): {', '.join(unknown)}")
-        values = {}
-        for key, value in data.items():
-            kind = type(getattr(cls(), key))
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ConfigError(f"training setting '{key}' must be {kind.__name__} (got {value!r})")
-            values[key] = value
-        return cls(**values)
+        return cls(**{key: known[key].coerce(value) for key, value in data.items()})
+
+
+SHARED_NAMES = frozenset(o.name for o in SHARED_SETTINGS)
+assert [f.name for f in fields(TrainConfig)] == [*(o.name for o in SHARED_SETTINGS), "options"]
+
+
+def all_settings() -> dict[str, Option]:
+    """Every setting a TrainConfig holds, by name: the shared ones, then every registered option."""
+    return {**{o.name: o for o in SHARED_SETTINGS}, **OPTIONS}
+
+
+def settings_of(architecture: str) -> list[Option]:
+    """What a person sets for ``architecture``: the shared settings, then its own options (its labels)."""
+    return [o for o in SHARED_SETTINGS if o is not ARCHITECTURE] + list(get_architecture(architecture).options)
 
 
 # The article's recipe is TrainConfig() itself; RECOMMENDED is what the app and the CLI
@@ -128,10 +192,6 @@ RECOMMENDED = TrainConfig(hidden_dim=8, sparsity_weight=0.07, lr=0.002, epochs=1
 REAL_TABLE = TrainConfig(architecture="topk", k=16, hidden_dim=1536, batch_size=256, epochs=20, lr=0.001,
                          sparsity_weight=5.0, decoder_norm_penalty=True,  # used if you switch to ReLU + L1
                          tied_init=True, init_decoder_bias_to_mean=True, init_decoder_norm=0.1)
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -170,20 +230,17 @@ class TrainResult:
         return [j for j, d in enumerate(self.feature_density) if d == 0]
 
 
-HISTORY_NAMES = {"mse": "reconstruction"}  # loss name -> history column, where they differ
 DATA_ORDER_SEED = 0  # mini-batch order: the same for every member, so batched seeds equal separate runs
 
 
 def history_columns(architecture: str) -> list[str]:
-    """The loss history's columns: epoch, total, then the architecture's loss names."""
-    names = get_architecture(architecture).loss_names
-    return ["epoch", "total"] + [HISTORY_NAMES.get(name, name) for name in names]
+    """The loss history's columns: epoch, total, reconstruction, then the architecture's penalties."""
+    return get_architecture(architecture).history_columns()
 
 
 class Trainer:
-    """Trains ``members`` (configs differing only in seed, hidden_dim, sparsity_weight) at once."""
-
-    SHARED = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "hidden_dim", "sparsity_weight"))
+    """Trains ``members`` (configs differing only in seed, hidden size and the architecture's per-member
+    options, e.g. its sparsity knob) at once."""
 
     def __init__(self, x, members: list[TrainConfig] | TrainConfig,
                  batches: Callable[[int], Tensor] | None = None):
@@ -196,10 +253,13 @@ class Trainer:
             raise ConfigError(f"too many models in one run ({len(members)}); the limit is {limits.MAX_MODELS_PER_RUN}")
         self.x_ND = as_matrix(x)
         first = members[0]
+        arch = get_architecture(first.architecture)
+        varying = [o for o in (*SHARED_SETTINGS, *arch.options) if o.per_member]
+        same = [name for name in first.to_dict() if name not in {o.name for o in varying}]
         for m in members:
             m.validate(n_rows=self.x_ND.shape[0], n_members=1)
-            if any(getattr(m, k) != getattr(first, k) for k in self.SHARED):
-                raise ConfigError("members of one run may differ only in seed, hidden size and sparsity weight")
+            if any(getattr(m, name) != getattr(first, name) for name in same):
+                raise ConfigError(f"members of one run may differ only in {', '.join(o.what for o in varying)}")
         work = sum(self.x_ND.shape[0] * m.hidden_dim * m.epochs for m in members)
         if work > limits.MAX_TRAINING_WORK:
             raise ConfigError(
@@ -210,13 +270,12 @@ class Trainer:
         self.members = members
         self.config = first
         self.batches = batches
-        arch = get_architecture(first.architecture)
         self.model: SAE = arch(
             self.x_ND.shape[1],
             [m.hidden_dim for m in members],
             [m.seed for m in members],
-            [m.sparsity_weight for m in members],
-            **{name: getattr(first, name) for name in arch.options},
+            **{o.name: [getattr(m, o.name) for m in members] if o.per_member else getattr(first, o.name)
+               for o in arch.options},
         )
         self._initialise()
         self.optimizer = Adam(dict(self.model.named_parameters()), lr=first.lr)

@@ -12,9 +12,8 @@ import torch
 from sae_core.architectures import ARCHITECTURES, get_architecture, register
 from sae_core.architectures.auxk import DEAD_AFTER_STEPS
 from sae_core.architectures.base import SAE
-from sae_core.architectures.batchtopk import THRESHOLD_LR
 from sae_core.errors import ConfigError
-from sae_core.export import model_from_zip, model_to_zip
+from sae_core.saelens_format import load_saelens_zip, result_zip
 from sae_core.training import TrainConfig, Trainer, history_columns, train, train_seeds
 
 KEYS = ["standard", "topk", "batchtopk", "jumprelu"]
@@ -28,7 +27,8 @@ def test_the_registry_holds_the_four_architectures_and_refuses_duplicates():
         assert cls.key == key and issubclass(cls, SAE) and cls.label
         assert cls.saelens_architecture in ("standard", "topk", "jumprelu")
         assert cls.loss_names[0] == "mse"
-        assert set(cls.options) <= {f for f in TrainConfig.__dataclass_fields__}
+        assert set(cls.settings()) <= set(TrainConfig().to_dict())
+        assert cls.knob in cls.settings()
     with pytest.raises(ValueError, match="already registered"):
         register(get_architecture("topk"))
 
@@ -42,7 +42,8 @@ def test_settings_name_the_fields_each_architecture_reads():
 
 def model_and_x(key: str, hidden=(5,), seeds=(0,), weight=0.1, dtype=torch.float64):
     cls = get_architecture(key)
-    model = cls(4, list(hidden), list(seeds), [weight] * len(hidden), dtype=dtype, **OPTIONS[key])
+    weights = {"sparsity_weight": weight} if "sparsity_weight" in cls.settings() else {}
+    model = cls(4, list(hidden), list(seeds), dtype=dtype, **OPTIONS[key], **weights)
     x = torch.as_tensor(np.random.default_rng(1).normal(size=(6, 4)), dtype=dtype)
     with torch.no_grad():
         model.b_enc.add_(0.1)  # some pre-activations positive, some negative
@@ -175,6 +176,23 @@ def test_jumprelu_straight_through_gradients_by_hand():
     np.testing.assert_allclose(model.W_enc.grad[0].numpy(), x.numpy().T @ (d_f * gate), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_jumprelu_is_zero_exactly_at_its_threshold(dtype):
+    """f = pre * H(pre - theta) with H(0) = 0: a pre-activation equal to its threshold does not fire."""
+    model, x = model_and_x("jumprelu", hidden=(3,), weight=0.5, dtype=dtype)
+    with torch.no_grad():  # pre = b_enc exactly: features 0 and 1 sit on their thresholds, feature 2 above
+        model.W_enc.zero_()
+        model.threshold.copy_(torch.tensor([[0.25, 0.5, 0.75]], dtype=dtype))
+        model.b_enc.copy_(torch.tensor([[0.25, 0.5, 0.875]], dtype=dtype))
+        f = model.encode(x)[0]
+        losses = model.losses(x)
+    assert f[:, :2].eq(0).all() and f[:, 2].eq(0.875).all()
+    assert float(losses["sparsity"][0]) == 0.5  # weight 0.5 x one active feature per token
+    model.forward_backward(x)  # in training too, the closed gate passes no gradient to the encoder
+    assert (model.W_dec.grad[0, :2] == 0).all() and (model.b_enc.grad[0, :2] == 0).all()
+    assert (model.W_dec.grad[0, 2] != 0).any()
+
+
 def test_jumprelu_threshold_stays_non_negative(seed_x):
     result = train(seed_x, TrainConfig(architecture="jumprelu", sparsity_weight=1.0, lr=0.05, epochs=200,
                                        jumprelu_threshold=0.01))
@@ -221,12 +239,16 @@ def test_auxk_counts_updates_since_a_feature_fired():
 
 def test_batchtopk_keeps_k_per_token_on_average_and_learns_a_threshold(seed_x):
     model, x = model_and_x("batchtopk", hidden=(5,))
-    with torch.no_grad():
-        acts = model.activate(model.pre_activations(x))
-    assert int((acts > 0).sum()) == OPTIONS["batchtopk"]["k"] * x.shape[0]
-    kept_min = float(acts[acts > 0].min())
-    model.forward_backward(x)
-    assert float(model.threshold[0]) == pytest.approx(THRESHOLD_LR * kept_min, rel=1e-12)
+    expected = 0.0  # the threshold starts at 0, then moves 1% of the way to each batch's smallest kept value
+    for scale in (1.0, 3.0, 0.5):  # batches with different smallest kept values
+        batch = x * scale
+        with torch.no_grad():
+            acts = model.activate(model.pre_activations(batch))
+        assert int((acts > 0).sum()) == OPTIONS["batchtopk"]["k"] * x.shape[0]
+        kept_min = float(acts[acts > 0].min())
+        expected = 0.99 * expected + 0.01 * kept_min  # SAELens' topk_threshold_lr = 0.01, written out
+        model.forward_backward(batch)
+        assert float(model.threshold[0]) == pytest.approx(expected, rel=1e-12)
     result = train(seed_x, TrainConfig(architecture="batchtopk", k=2, epochs=600, lr=0.01))
     assert result.model.threshold[0] > 0
     assert 1.0 <= result.metrics.l0 <= 3.0  # inference through the threshold keeps about k per token
@@ -252,15 +274,19 @@ def test_training_learns_and_batched_seeds_equal_separate_runs(seed_x, key):
 
 @pytest.mark.parametrize("key", KEYS)
 def test_save_and_load_keeps_every_tensor(seed_x, key):
+    """Through the app's download zip and its uploader (load_saelens_zip), without sae-lens."""
     config = TrainConfig(architecture=key, hidden_dim=6, epochs=60, k=3, jumprelu_threshold=0.02)
     result = train(seed_x, config)
-    model, meta = model_from_zip(model_to_zip(result, ["a", "b", "c", "d"]))
+    model, cfg = load_saelens_zip(result_zip(result, ["a", "b", "c", "d"]), "m.zip")
     assert type(model) is get_architecture(key)
-    assert TrainConfig.from_dict(meta["config"]) == config
+    assert cfg["playground_config"] == config
     saved, loaded = result.model.saved_tensors(), model.saved_tensors()
     assert set(saved) == set(loaded) and set(saved) == set(type(model).HIDDEN_AXIS)
     for name in saved:
-        assert torch.equal(saved[name], loaded[name]), name
+        if key == "batchtopk" and name == "threshold":  # saved per feature, loaded back as the float32 mean
+            torch.testing.assert_close(loaded[name], saved[name], rtol=1e-6, atol=0)
+        else:
+            assert torch.equal(saved[name], loaded[name]), name
     x = torch.as_tensor(seed_x)
     assert torch.equal(model.encode(x), result.model.encode(x))
 
@@ -307,7 +333,7 @@ def test_saelens_round_trip_within_1e_5(seed_x, tmp_path, key):
 def test_topk_sparse_and_dense_gradients_equal_autograd(k, sparse):
     """With k small against the width, TopK decodes only the kept rows; both paths give autograd's numbers."""
     from sae_core.architectures.topk import SPARSE_BELOW
-    model = get_architecture("topk")(4, [40, 64], [0, 1], [0.0, 0.0], dtype=torch.float64, k=k, auxk_weight=0.0)
+    model = get_architecture("topk")(4, [40, 64], [0, 1], dtype=torch.float64, k=k, auxk_weight=0.0)
     assert (k * SPARSE_BELOW <= 64) is sparse
     x = torch.as_tensor(np.random.default_rng(2).normal(size=(9, 4)), dtype=torch.float64)
     with torch.no_grad():

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sae_core import charts
+from sae_core.sweep import knob_of
 
 TOKENS = ["cat", "dog", "robot"]
 ACTS = np.array([  # 3 tokens x 4 features; F1 and F3 never fire
@@ -101,27 +102,15 @@ def test_loss_chart_from_a_real_history(seed_x):
     assert len(rows) == 3 * len(history)
 
 
-def test_decoder_direction_chart():
-    directions = np.array([[0.1, -0.2, 0.3], [1.0, 2.0, 3.0]])
-    spec, rows = spec_and_rows(charts.decoder_direction_chart(directions, ["a", "b", "c"], 1))
-    assert rows["dimension"].tolist() == ["a", "b", "c"] and rows["weight"].tolist() == [1.0, 2.0, 3.0]
-    assert spec["mark"]["color"] == charts.feature_colour(1)
-
-
-def test_token_bars():
-    spec, rows = spec_and_rows(charts.token_bars(ACTS, TOKENS, 2))
-    assert rows["token"].tolist() == TOKENS and rows["activation"].tolist() == [0.5, 0.0, 2.0]
-    assert spec["mark"]["color"] == charts.feature_colour(2)
-
-
 def test_tradeoff_chart():
     table = pd.DataFrame({
         "point": [0, 1, 2, 3], "hidden_dim": [4, 4, 8, 8], "sparsity_weight": [0.01, 0.1, 0.01, 0.1],
         "seed": [0, 0, 0, 0], "mse": [0.1, 0.2, 0.05, 0.1], "explained_variance": [0.9, 0.8, 0.95, 0.9],
         "l0": [2.0, 1.0, 3.0, 1.5], "dead_features": [0, 1, 2, 3],
     })
-    spec, rows = spec_and_rows(charts.tradeoff_chart(table))
+    spec, rows = spec_and_rows(charts.tradeoff_chart(table, knob_of("standard")))
     assert len(rows) == 4
+    assert spec["encoding"]["shape"]["field"] == "sparsity_weight" and spec["encoding"]["shape"]["title"] == "Sparsity weight"
     assert spec["params"][0]["name"] == charts.SWEEP_SELECTION
     assert spec["params"][0]["select"]["fields"] == ["point"]
     assert spec["encoding"]["color"]["scale"]["domain"] == [4, 8]

@@ -1,4 +1,5 @@
-"""sae_core.cli (``python -m sae_core``): JSON and human output, one-line errors with status 2."""
+"""sae_core.cli (``python -m sae_core``): JSON and human output, one-line errors with status 2, flags and
+their help generated from the declarations (an architecture registered later gets its flags)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from sae_core.cli import EXIT_BAD_INPUT, main
+from sae_core.architectures import ARCHITECTURES, OPTIONS, option_of, register, unregister
+from sae_core.architectures.standard import StandardSAE
+from sae_core.cli import EXIT_BAD_INPUT, build_parser, main
 from sae_core import limits
+from sae_core.options import Option
+from sae_core.real_model import extraction
 from sae_core.saelens_format import dimension_names, load_saelens
-from sae_core.training import RECOMMENDED, TrainConfig, train
+from sae_core.sweep import knob_of
+from sae_core.training import RECOMMENDED, TrainConfig, all_settings, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "data/seed_tokens.csv"
@@ -124,8 +130,9 @@ def test_train_an_architecture_with_its_settings(capsys, seed_x, flags, expected
 
 def test_an_unknown_architecture_or_a_k_too_large_exits_2(capsys):
     code, _, err = run_main(capsys, "train", SEED, "--architecture", "gated")
-    assert code == 2 and "unknown architecture 'gated' (known: batchtopk, jumprelu, standard, topk)" in err
-    assert err.count("\n") == 1
+    assert code == 2
+    assert err == ("error: --architecture/--arch: unknown architecture 'gated' "
+                   "(known: batchtopk, jumprelu, standard, topk)\n")
     code, _, err = run_main(capsys, "train", SEED, "--architecture", "topk", "--hidden-dim", "4", "--k", "5")
     assert code == 2 and err == "error: k must be at most the hidden size (4), got 5\n"
 
@@ -141,25 +148,56 @@ def test_human_summary(capsys):
     assert all(f.endswith("(dead)") or any(t in f for t in ("cat", "dog", "robot", "AI")) for f in features)
 
 
+HIDDEN_RANGE = f"a whole number from 1 to {limits.MAX_HIDDEN:,}"
 BAD_ARGS = [
     (["train", "missing.csv"], "missing.csv: file not found"),
-    (["train", SEED, "--hidden-dim", "0"], "hidden size"),
-    (["train", SEED, "--hidden-dim", "abc"], "invalid int value: 'abc'"),
-    (["train", SEED, "--sparsity-weight", "-1"], "sparsity weight"),
-    (["train", SEED, "--lr", "nan"], "learning rate"),
-    (["train", SEED, "--lr", "0"], "learning rate"),
-    (["train", SEED, "--epochs", "1000000000"], "epochs"),
-    (["train", SEED, "--seed", "-1"], "seed"),
-    (["train", SEED, "--architecture", "gated"], "unknown architecture"),
-    (["train", SEED, "--bogus"], "unrecognized arguments: --bogus"),
-    (["train"], "required: table"),
-    ([], "required: command"),
-    (["fly", SEED], "invalid choice: 'fly'"),
-    (["stability", SEED, "--seeds", "0"], "--seeds must be from 1 to 64"),
-    (["stability", SEED, "--seeds", "65"], "--seeds must be from 1 to 64"),
-    (["sweep", SEED, "--hidden-dims", "4,x", "--sparsity-weights", "0.1"], "--hidden-dims"),
-    (["sweep", SEED, "--hidden-dims", ",", "--sparsity-weights", "0.1"], "at least one hidden size"),
-    (["sweep", SEED, "--hidden-dims", "4"], "required: --sparsity-weights"),
+    (["train", SEED, "--hidden-dim", "0"], f"--hidden-dim: hidden size must be {HIDDEN_RANGE} (got 0)"),
+    (["train", SEED, "--hidden-dim", "abc"], f"--hidden-dim: hidden size must be {HIDDEN_RANGE} (got 'abc')"),
+    (["train", SEED, "--hidden-dim", "2.5"], f"--hidden-dim: hidden size must be {HIDDEN_RANGE} (got '2.5')"),
+    (["train", SEED, "--sparsity-weight", "-1"], "--sparsity-weight: sparsity weight must be from 0 to 100 (got -1.0)"),
+    (["train", SEED, "--lr", "nan"], "--lr: learning rate must be from 1e-06 to 10 (got nan)"),
+    (["train", SEED, "--lr", "0"], "--lr: learning rate must be from 1e-06 to 10 (got 0.0)"),
+    (["train", SEED, "--epochs", "1000000000"], "--epochs: epochs must be a whole number from 1 to 100,000 "
+                                                "(got 1000000000)"),
+    (["train", SEED, "--seed", "-1"], "--seed: seed must be a whole number from 0 to 2^31-1 = 2,147,483,647 (got -1)"),
+    (["train", SEED, "--k", "0"], f"--k: k must be {HIDDEN_RANGE} (got 0)"),
+    (["train", SEED, "--auxk-weight", "x"], "--auxk-weight: AuxK weight must be from 0 to 100 (got 'x')"),
+    (["train", SEED, "--jumprelu-threshold", "0"],  # its noun and range as jumprelu.py declares them
+     f"--jumprelu-threshold: {OPTIONS['jumprelu_threshold'].what} must be "
+     f"{OPTIONS['jumprelu_threshold'].describe_range()} (got 0.0)"),
+    (["train", SEED, "--architecture", "gated"], "--architecture/--arch: unknown architecture 'gated' "
+                                                 "(known: batchtopk, jumprelu, standard, topk)"),
+    (["train", SEED, "--tied-init", "1"], "python -m sae_core: unrecognized arguments: 1"),
+    (["train", SEED, "--bogus"], "python -m sae_core: unrecognized arguments: --bogus"),
+    (["train", SEED, "--arc", "topk"], "python -m sae_core: unrecognized arguments: --arc topk"),  # no abbreviations
+    (["train", SEED, "--epochs"], "--epochs: expected one argument"),
+    (["train"], "python -m sae_core train: the following arguments are required: table"),
+    ([], "python -m sae_core: the following arguments are required: command"),
+    (["fly", SEED], "python -m sae_core: argument command: invalid choice: 'fly' (choose from 'train', 'encode', "
+                    "'stability', 'sweep', 'synth', 'extract')"),
+    (["stability", SEED, "--seeds", "0"], "--seeds: number of seeds must be a whole number from 1 to 64 (got 0)"),
+    (["stability", SEED, "--seeds", "65"], "--seeds: number of seeds must be a whole number from 1 to 64 (got 65)"),
+    (["stability", SEED, "--seed", "3"], "python -m sae_core: unrecognized arguments: --seed 3"),  # --first-seed
+    (["sweep", SEED, "--hidden-dims", "4,x"], f"--hidden-dims: hidden size must be {HIDDEN_RANGE} (got 'x')"),
+    (["sweep", SEED, "--hidden-dims", ","], "a sweep needs at least one hidden size, one sparsity weight and one seed"),
+    (["sweep", SEED, "--hidden-dims", "4", "--knob-values", "0.1,x"],
+     "--knob-values: standard sweeps sparsity weight, and sparsity weight must be from 0 to 100 (got 'x')"),
+    (["sweep", SEED, "--hidden-dims", "4", "--architecture", "topk", "--knob-values", "1,0.5"],
+     f"--knob-values: topk sweeps k, and k must be {HIDDEN_RANGE} (got '0.5')"),
+    (["sweep", SEED, "--hidden-dims", "4", "--architecture", "batchtopk", "--k", "2"],
+     "--k: a sweep of batchtopk varies k; give its values with --knob-values"),
+    (["sweep", SEED, "--hidden-dims", "4", "--sparsity-weight", "0.1"],
+     "--sparsity-weight: a sweep of standard varies sparsity weight; give its values with --knob-values"),
+    (["sweep", SEED, "--hidden-dims", "4", "--hidden-dim", "4"], "python -m sae_core: unrecognized arguments: "
+                                                                 "--hidden-dim 4"),
+    (["sweep", SEED, "--hidden-dims", "4", "--sparsity-weights", "0.1"],
+     "python -m sae_core: unrecognized arguments: --sparsity-weights 0.1"),  # now --knob-values, for any knob
+    (["sweep", SEED], "python -m sae_core sweep: the following arguments are required: --hidden-dims"),
+    (["extract", "story.txt", "--layer", "7", "--out", "x"], "--layer: layer must be a whole number from 0 to 6 (got 7)"),
+    (["extract", "story.txt", "--mode", "chars", "--out", "x"],
+     "--mode: invalid choice: 'chars' (choose from 'pieces', 'words')"),
+    (["extract", "story.txt", "--threads", "0", "--out", "x"],
+     "--threads: torch threads must be a whole number from 1 to 64 (got 0)"),
 ]
 
 
@@ -168,8 +206,7 @@ def test_bad_input_exits_2_with_one_line(capsys, args, expected):
     code, out, err = run_main(capsys, *args)
     assert code == EXIT_BAD_INPUT
     assert out == ""
-    line = assert_one_line_error(err)
-    assert expected in line, line
+    assert assert_one_line_error(err) == f"error: {expected}"
 
 
 @pytest.mark.parametrize("content, expected", [
@@ -208,14 +245,35 @@ def test_save_model_to_an_unwritable_place(capsys, tmp_path):
     assert "cannot write the model file" in assert_one_line_error(err)
 
 
-def test_stability_json(capsys):
+def test_stability_json(capsys, seed_x, seed_tokens):
+    """The CLI's numbers against the same seeds trained through the Python API, judged by the recovery
+    rule written out in tests/recovery_rule.py (not sae_core's), and the known values."""
+    from recovery_rule import recovered_independently
+    from sae_core.features import load_references
+    from sae_core.training import train_seeds
+
     code, out, err = run_main(capsys, "stability", SEED, "--seeds", "3", "--epochs", "200", "--json")
     assert code == 0 and err == ""
     data = json.loads(out)
-    assert data["seeds"] == 3
-    assert set(data["recovered"]) == {"animal", "robot/AI", "not an animal"}
-    assert all(0 <= n <= 3 for n in data["recovered"].values())
-    assert data["consensus"] and all(1 <= c["seeds"] <= 3 for c in data["consensus"])
+    config = replace(RECOMMENDED, epochs=200)
+    assert data["seeds"] == 3 and data["first_seed"] == 0 and data["config"] == config.to_dict()
+    results = train_seeds(seed_x, config, [0, 1, 2])
+    refs = load_references(SEED, seed_tokens)
+    hits = {ref.name: [recovered_independently(r.feature_activations, seed_tokens, ref.tokens) for r in results]
+            for ref in refs}
+    assert data["recovered"] == {name: sum(h) for name, h in hits.items()} == {
+        "animal": 2, "robot/AI": 0, "not an animal": 3}
+    assert data["recovered_per_seed"] == [sum(h[s] for h in hits.values()) for s in range(3)] == [2, 2, 1]
+    # the best-supported consensus feature is "not an animal", in all 3 seeds; its activation is the
+    # median over every seed's features whose active set (>= 25% of the peak) is exactly that set
+    named = set(next(ref.tokens for ref in refs if ref.name == "not an animal"))
+    best = data["consensus"][0]
+    assert best["seeds"] == 3 and best["reference"] == "not an animal" and set(best["active_tokens"]) == named
+    members = [column for r in results for column in r.feature_activations.T
+               if column.max() > 1e-3 and {t for t, a in zip(seed_tokens, column) if a >= 0.25 * column.max()} == named]
+    assert len(members) == 6  # one feature in seeds 0 and 1, four in seed 2
+    np.testing.assert_allclose(best["activation"], np.median(members, axis=0), rtol=0, atol=1e-6)
+    assert [c["seeds"] for c in data["consensus"]] == [3, 2]
 
 
 def test_stability_from_a_first_seed_matches_those_seeds(capsys, seed_x, seed_tokens):
@@ -240,16 +298,57 @@ def test_stability_from_a_first_seed_matches_those_seeds(capsys, seed_x, seed_to
 def test_stability_refuses_a_negative_first_seed(capsys):
     code, out, err = run_main(capsys, "stability", SEED, "--first-seed", "-1")
     assert code == EXIT_BAD_INPUT and out == ""
-    assert "--first-seed must be from 0 to" in assert_one_line_error(err)
+    assert assert_one_line_error(err) == ("error: --first-seed: first seed must be a whole number from 0 to "
+                                          f"{limits.MAX_SEED - limits.MAX_SEEDS:,} (got -1)")
 
 
 def test_sweep_json(capsys):
-    code, out, err = run_main(capsys, "sweep", SEED, "--hidden-dims", "2,4", "--sparsity-weights",
+    code, out, err = run_main(capsys, "sweep", SEED, "--hidden-dims", "2,4", "--knob-values",
                               "0.01,0.1", "--epochs", "100", "--json")
     assert code == 0 and err == ""
-    models = json.loads(out)["models"]
+    data = json.loads(out)
+    assert data["architecture"] == "standard" and data["knob"] == "sparsity_weight"
+    models = data["models"]
     assert [(m["hidden_dim"], m["sparsity_weight"]) for m in models] == [(2, 0.01), (2, 0.1), (4, 0.01), (4, 0.1)]
     assert [m["point"] for m in models] == [0, 1, 2, 3]
+
+
+def test_a_sweep_over_k_equals_training_each_k_alone(capsys, seed_x):
+    """--knob-values is read by the architecture's knob: k for TopK, one column named k, each row the
+    numbers the Python API gives for that k trained on its own."""
+    code, out, err = run_main(capsys, "sweep", SEED, "--architecture", "topk", "--hidden-dims", "4",
+                              "--knob-values", "1,2", "--epochs", "150", "--lr", "0.01", "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert data["knob"] == "k"
+    models = data["models"]
+    assert [(m["hidden_dim"], m["k"], m["seed"]) for m in models] == [(4, 1, 0), (4, 2, 0)]
+    assert all(type(m["k"]) is int for m in models) and "sparsity_weight" not in models[0]
+    for m in models:
+        alone = train(seed_x, replace(RECOMMENDED, architecture="topk", k=m["k"], hidden_dim=4, epochs=150, lr=0.01))
+        assert alone.config.k == m["k"]
+        assert m["mse"] == pytest.approx(alone.metrics.mse, rel=1e-5, abs=1e-7)
+        assert m["explained_variance"] == pytest.approx(alone.metrics.explained_variance, rel=1e-5, abs=1e-7)
+        assert m["l0"] == pytest.approx(alone.metrics.l0, abs=1e-6) and m["l0"] <= m["k"]
+        assert m["dead_features"] == alone.metrics.dead_features
+    assert models[0]["mse"] != models[1]["mse"]  # k made a difference
+
+
+def test_a_sweep_without_knob_values_takes_the_knobs_declared_grid(capsys):
+    code, out, err = run_main(capsys, "sweep", SEED, "--architecture", "batchtopk", "--hidden-dims", "4",
+                              "--epochs", "20")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].startswith("3 batchtopk models (hidden size x k x seed) trained together in ")
+    assert lines[1].split() == ["point", "hidden_dim", "k", "seed", "mse", "explained_variance", "l0",
+                                "dead_features"]
+    assert [int(line.split()[2]) for line in lines[2:]] == list(knob_of("batchtopk").sweep_values) == [1, 2, 4]
+
+
+def test_a_sweep_from_a_first_seed(capsys):
+    code, out, _ = run_main(capsys, "sweep", SEED, "--hidden-dims", "3", "--knob-values", "0.05", "--seeds", "2",
+                            "--first-seed", "7", "--epochs", "20", "--json")
+    assert code == 0 and [m["seed"] for m in json.loads(out)["models"]] == [7, 8]
 
 
 # ---- SAELens folders: train --save, encode ---------------------------------------------------
@@ -328,3 +427,118 @@ def test_stability_json_keeps_the_best_supported_consensus_features_within_the_j
     monkeypatch.setattr(limits, "MAX_JSON_MATRIX_CELLS", 2 * (8 + 4))  # two features of 8 tokens + 4 dims
     data = json.loads(run_main(capsys, *args)[1])
     assert data["consensus"] == everything[:2] and data["consensus_left_out"] == len(everything) - 2
+
+
+# ---- flags generated from the declarations -----------------------------------------------------
+
+
+def subcommands(parser) -> dict:
+    return next(a for a in parser._actions if a.dest == "command").choices
+
+
+def test_every_argument_of_every_command_has_help():
+    parser = build_parser()
+    commands = subcommands(parser)
+    assert set(commands) == {"train", "encode", "stability", "sweep", "synth", "extract"}
+    for name, command in commands.items():
+        for action in command._actions:
+            assert action.help and action.help.strip(), f"{name}: {action.option_strings or action.dest} has no help"
+        command.format_help()  # every help string formats (a % in a declaration would break it)
+
+
+def flat(text: str) -> str:
+    return "".join(text.split())  # help wraps lines wherever it likes
+
+
+def test_train_help_shows_every_setting_with_its_help_range_and_users():
+    done = run_module("train", "--help")
+    assert done.returncode == 0 and done.stderr == ""
+    out = flat(done.stdout)
+    for name, option in all_settings().items():
+        assert flat(option.flag) in out, option.flag
+        if option.kind is bool:
+            assert flat(f"{option.flag}, --no-{option.flag[2:]}") in out
+        users = [key for key, cls in ARCHITECTURES.items() if name in cls.settings()]
+        for key in users:  # each architecture's own words (sparsity_weight: L1 for standard, L0 for jumprelu)
+            assert flat(option_of(key, name).help) in out, (key, name)
+        if users:
+            assert flat(f"Used by {', '.join(users)}.") in out
+        else:
+            assert flat(option.help) in out, name
+        if option.kind in (int, float):
+            assert flat(option.describe_range()) in out
+    for key, cls in ARCHITECTURES.items():
+        assert flat(f"{key} = {cls.label}, with {', '.join(o.flag for o in cls.options)}") in out
+    assert flat("Default: 0.07 (5.0 on a folder written by extract).") in out  # RECOMMENDED, REAL_TABLE
+    assert flat("Default: standard (topk on a folder written by extract).") in out
+
+
+def test_stability_and_sweep_leave_out_the_flags_they_replace():
+    commands = subcommands(build_parser())
+    flags = {name: {s for a in c._actions for s in a.option_strings} for name, c in commands.items()}
+    everything = {o.flag for o in all_settings().values()}
+    assert everything <= flags["train"]
+    assert flags["stability"] & everything == everything - {"--seed"}
+    assert flags["sweep"] & everything == everything - {"--seed", "--hidden-dim"}
+    assert {"--seeds", "--first-seed", "--json"} <= flags["stability"] & flags["sweep"]
+    assert {"--hidden-dims", "--knob-values"} <= flags["sweep"]
+
+
+class LateSAE(StandardSAE):
+    """An architecture registered after import (as a plug-in would be): the CLI must offer it."""
+
+    key = "late"
+    label = "Late (registered by a test)"
+    GAIN = Option("late_gain", float, 1.0, "Late gain", "A setting only the late architecture declares.",
+                  low=0.0, high=10.0)
+    options = (*StandardSAE.options, GAIN)
+
+
+@pytest.fixture
+def late_architecture():
+    register(LateSAE)
+    try:
+        yield LateSAE
+    finally:
+        unregister(LateSAE.key)
+
+
+def test_an_architecture_registered_later_gets_its_flags(late_architecture, capsys):
+    parser = build_parser()
+    help_ = flat(subcommands(parser)["train"].format_help())
+    assert flat("late = Late (registered by a test), with --sparsity-weight, --decoder-norm-penalty, --late-gain") in help_
+    assert flat("--late-gain X Late gain. A setting only the late architecture declares. Range: from 0 to 10. "
+                "Default: 1.0. Used by late.") in help_
+    assert flat("Used by standard, jumprelu, late.") in help_  # it shares the sparsity weight
+    assert flat("late: sparsity weight") in flat(subcommands(parser)["sweep"].format_help())
+    code, out, err = run_main(capsys, "train", SEED, "--architecture", "late", "--late-gain", "2.5", "--epochs", "20",
+                              "--hidden-dim", "3", "--json")
+    assert code == 0 and err == ""
+    config = json.loads(out)["config"]
+    assert config["architecture"] == "late" and config["late_gain"] == 2.5
+    code, _, err = run_main(capsys, "train", SEED, "--late-gain", "11")
+    assert code == 2 and err == "error: --late-gain: late gain must be from 0 to 10 (got 11.0)\n"
+
+
+def test_an_unregistered_architecture_loses_its_flags(capsys):
+    register(LateSAE)
+    unregister(LateSAE.key)
+    assert "late_gain" not in OPTIONS
+    code, _, err = run_main(capsys, "train", SEED, "--late-gain", "2")
+    assert code == 2 and err == "error: python -m sae_core: unrecognized arguments: --late-gain 2\n"
+
+
+def test_flags_not_given_take_the_tables_defaults(capsys):
+    from sae_core.cli import config_from_args
+    from sae_core.training import REAL_TABLE
+    args = build_parser().parse_args(["train", SEED, "--k", "3", "--no-tied-init"])
+    assert config_from_args(args) == replace(RECOMMENDED, k=3, tied_init=False)
+    assert config_from_args(args, REAL_TABLE) == replace(REAL_TABLE, k=3, tied_init=False)
+
+
+def test_the_layer_bound_is_the_extraction_modules():
+    from sae_core.cli import LAYER
+    assert (LAYER.low, LAYER.high, LAYER.default) == (0, extraction.LAYERS, extraction.DEFAULT_LAYER)
+    extract_help = flat(subcommands(build_parser())["extract"].format_help())
+    assert flat(f"Range: a whole number from 0 to {extraction.LAYERS}. Default: {extraction.DEFAULT_LAYER}.") in extract_help
+    assert flat("--mode {pieces,words}") in extract_help and tuple(extraction.MODES) == ("pieces", "words")

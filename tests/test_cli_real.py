@@ -60,7 +60,12 @@ def test_train_on_the_folder_saves_saelens_that_encodes_raw_activations(extracte
 def test_bad_layer_and_missing_file_exit_2(extracted, capsys):
     folder, text = extracted
     assert main(["extract", str(text), "--layer", "9", "--out", str(folder / "x")]) == 2
-    assert "layer must be a whole number from 0 to 6" in capsys.readouterr().err
+    assert capsys.readouterr().err == "error: --layer: layer must be a whole number from 0 to 6 (got 9)\n"
     assert main(["train", str(folder / "nothing-here")]) == 2
     assert main(["extract", str(folder / "missing.txt"), "--out", str(folder / "x")]) == 2
     assert "missing.txt: cannot be read" in capsys.readouterr().err
+
+
+def test_the_clis_layer_bound_is_the_models(minilm):
+    from sae_core.real_model.extraction import LAYERS
+    assert minilm.n_layers == LAYERS  # extraction.LAYERS (no model loaded) says what the model has

@@ -1,17 +1,22 @@
-"""``python -m sae_core synth``: recovery metrics as JSON, the saved ground truth and SAELens folder."""
+"""``python -m sae_core synth``: recovery metrics as JSON, the saved ground truth and SAELens folder; a flag
+for every setting of both generators (from their config dataclasses)."""
 
 from __future__ import annotations
 
+import argparse
 import json
+from dataclasses import fields
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from sae_core.architectures import ARCHITECTURES
-from sae_core.cli import EXIT_BAD_INPUT, main
+from sae_core.cli import EXIT_BAD_INPUT, build_parser, field_comments, main, synth_config, synth_data
 from sae_core.saelens_format import load_saelens
-from sae_core.ground_truth.generators import SparseCombination, SparseCombinationConfig
+from sae_core.ground_truth.generators import (GENERATORS, SparseCombination, SparseCombinationConfig,
+                                             ToySuperposition, ToySuperpositionConfig)
+from sae_core.ground_truth.lab import LAB_BATCH_SIZE
 
 SMALL = ["--dims", "16", "--features", "24", "--active", "2", "--seed", "3"]
 
@@ -44,13 +49,89 @@ def test_synth_human_output(capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--arch", "nope"], "unknown architecture 'nope'"),
+    (["--arch", "nope"], "--architecture/--arch: unknown architecture 'nope'"),
     (["--seconds", "0"], "training time must be from 0 to 120 seconds"),
     (["--dims", "1"], "dims must be a whole number from 2"),
     (["--active", "30", "--features", "24"], "active features per sample must be a number from 0.01 to 24"),
-    (["--threads", "0"], "--threads must be from 1 to 64"),
+    (["--threads", "0"], "--threads: torch threads must be a whole number from 1 to 64 (got 0)"),
 ])
 def test_synth_bad_input_is_one_line(capsys, args, message):
     assert main(["synth", "--dims", "8", "--features", "24", "--seconds", "0.5", *args]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+# ---- every generator setting is a flag (from the config dataclasses) --------------------------------
+
+
+def synth_parser():
+    return next(a for a in build_parser()._actions if a.dest == "command").choices["synth"]
+
+
+def test_every_field_of_both_generators_is_a_flag_with_its_comment_as_help():
+    parser = synth_parser()
+    actions = {a.dest: a for a in parser._actions}
+    help_ = "".join(parser.format_help().split())
+    assert set(GENERATORS) == {"sparse", "toy"}
+    for key, (_, config_cls) in GENERATORS.items():
+        comments = field_comments(config_cls)
+        for f in fields(config_cls):
+            assert comments.get(f.name), f"{config_cls.__name__}.{f.name} has no comment to serve as its help"
+            action = actions[f.name]
+            assert action.option_strings == ["--" + f.name.replace("_", "-")]
+            assert action.default == argparse.SUPPRESS  # unset: each generator's own default
+            assert "".join(comments[f.name].split()) in help_
+    assert "".join("Default: 256 (sparse), 2 (toy).".split()) in help_  # the dataclasses' defaults
+    assert actions["architecture"].choices == list(ARCHITECTURES)
+    assert actions["generator"].choices == list(GENERATORS)
+
+
+def test_generator_flags_reach_the_generators_config():
+    args = synth_parser().parse_args(["--dims", "12", "--features", "30", "--active", "3", "--frequency-decay", "0.5",
+                                      "--group-size", "3", "--group-correlation", "0.4", "--seed", "9",
+                                      "--batch-size", "64"])
+    data = synth_data(args)
+    assert data.config == SparseCombinationConfig(dims=12, features=30, active=3.0, frequency_decay=0.5,
+                                                  group_size=3, group_correlation=0.4, seed=9, batch_size=64)
+    config = synth_config(args, data)  # the batch size given is the SAE's samples per step too
+    assert config.batch_size == 64 and config.seed == 9 and config.hidden_dim == 60
+    args = synth_parser().parse_args(["--generator", "toy", "--features", "4", "--dims", "2", "--sparsity", "0.7",
+                                      "--importance-decay", "0.8", "--toy-steps", "0"])
+    data = synth_data(args)
+    assert data.config == ToySuperpositionConfig(features=4, dims=2, sparsity=0.7, importance_decay=0.8, toy_steps=0)
+    assert synth_config(args, data).batch_size == LAB_BATCH_SIZE  # not given: the lab's own
+
+
+def test_synth_on_the_toy_generator(capsys, tmp_path):
+    args = ["synth", "--generator", "toy", "--features", "5", "--dims", "2", "--toy-steps", "50", "--seed", "1",
+            "--arch", "topk", "--seconds", "0.5", "--save", str(tmp_path), "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary) == {"mmcs", "hungarian", "explained_variance", "l0", "dead_fraction", "seconds", "steps"}
+    assert summary["steps"] >= 1
+    truth = ToySuperposition(ToySuperpositionConfig(features=5, dims=2, toy_steps=50, seed=1))
+    directions = load_file(str(tmp_path / "ground_truth.safetensors"))["directions"]
+    torch.testing.assert_close(directions, truth.directions_FD)
+    _, cfg = load_saelens(tmp_path / "sae")
+    assert cfg["architecture"] == "topk" and cfg["d_in"] == 2 and cfg["d_sae"] == 10
+    main(args[:-3])  # the human summary
+    assert capsys.readouterr().out.startswith(f"{ARCHITECTURES['topk'].label}: 10 features on 5 true features in 2 dims")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sparsity", "0.5"], "--sparsity is a setting of the toy generator, not of sparse (--generator toy)"),
+    (["--generator", "toy", "--active", "3"], "--active is a setting of the sparse generator, not of toy "
+                                              "(--generator sparse)"),
+    (["--generator", "gaussian"], "--generator: invalid choice: 'gaussian' (choose from 'sparse', 'toy')"),
+    (["--dims", "abc"], "--dims: dims must be a whole number (got 'abc')"),
+    (["--group-correlation", "high"], "--group-correlation: group correlation must be a number (got 'high')"),
+    (["--group-correlation", "1"], "group correlation must be a number from 0 to 0.99 (got 1.0)"),
+    (["--generator", "toy", "--dims", "17"], "dims must be a whole number from 1 to 16 (got 17)"),
+    (["--architecture", "nope"], "--architecture/--arch: unknown architecture 'nope' (known: batchtopk, jumprelu, "
+                                 "standard, topk)"),
+    (["--seconds", "x"], "--seconds: training time must be a number (got 'x')"),
+    (["--threads", "65"], "--threads: torch threads must be a whole number from 1 to 64 (got 65)"),
+])
+def test_synth_bad_values_give_exact_lines(capsys, args, message):
+    assert main(["synth", "--seconds", "0.5", *args]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == f"error: {message}\n"

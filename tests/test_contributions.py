@@ -61,7 +61,7 @@ def test_turning_a_feature_off_or_scaling_it_equals_decoding_the_edited_activati
 
 def test_a_token_with_no_active_feature_is_the_bias():
     from sae_core.architectures.standard import StandardSAE
-    model = StandardSAE(2, [2], [0], [0.0])
+    model = StandardSAE(2, [2], [0], sparsity_weight=[0.0])
     with torch.no_grad():
         model.W_enc.copy_(torch.eye(2)[None])
         model.b_enc.zero_()

@@ -90,7 +90,7 @@ def test_dead_fraction_ignores_padding():
 
 
 def test_recovery_metrics_of_a_model_whose_decoder_is_the_truth():
-    model = StandardSAE(6, [4, 8], [0, 1], [0.0, 0.0])
+    model = StandardSAE(6, [4, 8], [0, 1], sparsity_weight=[0.0, 0.0])
     with torch.no_grad():
         model.W_dec.zero_()
         model.W_dec[0, :4] = TRUE * 2.0

@@ -77,7 +77,7 @@ def test_negative_values_do_not_count_as_firing():
 
 
 def test_evaluate_by_hand():
-    model = StandardSAE(2, [2, 3], [0, 1], [0.1, 0.1])
+    model = StandardSAE(2, [2, 3], [0, 1], sparsity_weight=[0.1, 0.1])
     with torch.no_grad():
         model.W_enc.zero_()
         model.b_enc.zero_()

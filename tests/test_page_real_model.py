@@ -16,10 +16,10 @@ TEXT = "The cat is not a robot.\n\nA loyal dog chased the AI assistant.\n\nThe w
 def trained(minilm):
     at = start_app(PAGE)
     assert "No activations yet" in at.info[0].value
-    at.radio(key="w_real_source").set_value("Paste text").run()
-    at.text_area(key="w_real_text").set_value(TEXT).run()
+    at.radio(key="real_source").set_value("Paste text").run()
+    at.text_area(key="real_text").set_value(TEXT).run()
     click(at, "Extract activations")
-    for key, value in (("w_real_hidden_dim", 32), ("w_real_epochs", 30), ("w_real_k", 4)):
+    for key, value in (("real_hidden_dim", 32), ("real_epochs", 30), ("real_k", 4)):
         at.number_input(key=key).set_value(value).run()
     click(at, "Train")
     return at
@@ -45,14 +45,14 @@ def test_extract_train_and_dashboards(trained):
 
 def test_search_a_word_and_open_a_feature(trained):
     at = trained
-    at.text_input(key="w_real_query").set_value("cat").run()
+    at.text_input(key="real_query").set_value("cat").run()
     frame = at.dataframe[0].value
     assert "mean_on_word" in frame.columns and len(frame) >= 1
     best = int(frame["feature"].iloc[0])
-    assert at.number_input(key="w_real_feature").value == best  # a search opens its best feature
+    assert at.number_input(key="real_feature").value == best  # a search opens its best feature
     assert any(md.value.startswith(f"#### F{best} ") for md in at.markdown)
     assert any("cat" in md.value for md in at.markdown if md.value.startswith("**Words it fires on**"))
-    at.text_input(key="w_real_query").set_value("zebra").run()
+    at.text_input(key="real_query").set_value("zebra").run()
     assert "No feature fires on 'zebra'" in captions(at)
     assert not at.exception
 
@@ -61,8 +61,8 @@ def test_settings_survive_a_visit_to_another_page(trained):
     at = trained
     at.switch_page("app_pages/train.py").run()
     at.switch_page(PAGE).run()
-    assert at.radio(key="w_real_source").value == "Paste text"
-    assert at.number_input(key="w_real_hidden_dim").value == 32
+    assert at.radio(key="real_source").value == "Paste text"
+    assert at.number_input(key="real_hidden_dim").value == 32
     assert at.session_state.real_result.config.hidden_dim == 32  # the model is kept too
     assert not at.exception
 
@@ -80,7 +80,7 @@ def test_bad_upload_of_a_table_keeps_the_current_one(trained):
 
 def test_empty_paste_is_refused_in_one_line(minilm):
     at = start_app(PAGE)
-    at.radio(key="w_real_source").set_value("Paste text").run()
+    at.radio(key="real_source").set_value("Paste text").run()
     click(at, "Extract activations")
     assert at.error[0].value == "Cannot extract: the text is empty: paste or upload some sentences"
     assert "No activations yet" in at.info[0].value
@@ -88,9 +88,9 @@ def test_empty_paste_is_refused_in_one_line(minilm):
 
 def test_bundled_corpus_shows_concept_matching(minilm):
     at = start_app(PAGE)
-    at.number_input(key="w_real_max_tokens").set_value(400).run()
+    at.number_input(key="real_max_tokens").set_value(400).run()
     click(at, "Extract activations")
-    for key, value in (("w_real_hidden_dim", 64), ("w_real_epochs", 20)):
+    for key, value in (("real_hidden_dim", 64), ("real_epochs", 20)):
         at.number_input(key=key).set_value(value).run()
     click(at, "Train")
     assert any(s.value == "The founding example's concepts, in a real model" for s in at.subheader)
@@ -102,12 +102,12 @@ def test_bundled_corpus_shows_concept_matching(minilm):
 
 def test_architecture_brings_its_own_settings(trained):
     at = trained
-    assert at.selectbox(key="w_real_architecture").value == "topk"
-    assert at.number_input(key="w_real_k").value == 4
-    at.selectbox(key="w_real_architecture").set_value("standard").run()
-    assert at.number_input(key="w_real_sparsity_weight").value == 5.0  # REAL_TABLE gives ReLU + L1 one too
-    assert not [w for w in at.number_input if w.key == "w_real_k"]
-    at.selectbox(key="w_real_architecture").set_value("topk").run()
+    assert at.selectbox(key="real_architecture").value == "topk"
+    assert at.number_input(key="real_k").value == 4
+    at.selectbox(key="real_architecture").set_value("standard").run()
+    assert at.number_input(key="real_sparsity_weight").value == 5.0  # REAL_TABLE gives ReLU + L1 one too
+    assert not [w for w in at.number_input if w.key == "real_k"]
+    at.selectbox(key="real_architecture").set_value("topk").run()
     assert not at.exception
 
 
@@ -142,15 +142,15 @@ def test_a_stopped_run_is_kept_on_the_next_run(trained):
 
 def test_stdlib_docstrings_in_whole_words(minilm):
     at = start_app(PAGE)
-    at.selectbox(key="w_real_corpus").set_value("stdlib_docstrings").run()
-    at.radio(key="w_real_mode").set_value("words").run()
-    at.number_input(key="w_real_max_tokens").set_value(300).run()
+    at.selectbox(key="real_corpus").set_value("stdlib_docstrings").run()
+    at.radio(key="real_mode").set_value("words").run()
+    at.number_input(key="real_max_tokens").set_value(300).run()
     click(at, "Extract activations")
     caption = captions(at)
     assert " words x 384 dims from layer 3" in caption
     rows = at.session_state.real_extraction.tokens
     assert rows[0]["doc"] == 0 and rows[0]["word"] == "json"  # "JSON (JavaScript Object Notation) ..."
-    for key, value in (("w_real_hidden_dim", 32), ("w_real_epochs", 5), ("w_real_k", 4)):
+    for key, value in (("real_hidden_dim", 32), ("real_epochs", 5), ("real_k", 4)):
         at.number_input(key=key).set_value(value).run()
     click(at, "Train")
     assert not any(s.value == "The founding example's concepts, in a real model" for s in at.subheader)

@@ -39,4 +39,4 @@ def test_the_caption_names_the_architecture_and_its_sparsity_setting():
     at = start_app(STABILITY_PAGE, {"architecture": "topk", "k": "3"})
     assert any("TopK" in c.value and "k 3," in c.value and "sparsity" not in c.value for c in at.caption)
     at = start_app(STABILITY_PAGE)
-    assert any("ReLU" in c.value and "sparsity 0.07" in c.value for c in at.caption)
+    assert any("ReLU" in c.value and "sparsity weight 0.07" in c.value for c in at.caption)

@@ -6,6 +6,7 @@ from apptest_helpers import click, start_app
 
 from sae_core.architectures import ARCHITECTURES
 from sae_core.ground_truth.lab import LabSettings
+from sae_core.state import AppState
 
 PAGE = "app_pages/superposition.py"
 
@@ -41,8 +42,9 @@ def test_sparse_data_without_arrows_and_settings_survive_another_page():
     at.number_input(key="lab_active").set_value(3.0)
     at.multiselect(key="lab_architectures").set_value(["topk"])
     at.number_input(key="lab_seconds").set_value(0.5).run()
-    assert at.session_state["lab_settings"] == LabSettings(generator="sparse", dims=16, features=32, active=3.0,
-                                                          architectures=("topk",), seconds=0.5)
+    assert AppState.from_settings(at.session_state["settings"]).lab == LabSettings(
+        generator="sparse", dims=16, features=32, active=3.0, architectures=("topk",), seconds=0.5)
+    assert AppState.from_query(dict(at.query_params)).lab == AppState.from_settings(at.session_state["settings"]).lab
     at.switch_page("app_pages/data.py").run()
     at.switch_page(PAGE).run()
     assert at.number_input(key="lab_features").value == 32 and at.radio(key="lab_generator").value == "sparse"

@@ -10,7 +10,7 @@ def test_sweep_grid_then_open_a_model():
     assert at.title[0].value == "Sweep"
     at.session_state["epochs"] = 200
     at.multiselect(key="sweep_hidden").set_value([4, 8]).run()
-    at.multiselect(key="sweep_weights").set_value([0.01, 0.1]).run()
+    at.multiselect(key="sweep_sparsity_weight").set_value([0.01, 0.1]).run()
     at.number_input(key="sweep_seeds").set_value(1).run()
     click(at, "Run sweep")
     table = at.session_state["sweep"].table
@@ -29,7 +29,7 @@ def test_sweep_grid_then_open_a_model():
 def test_a_sweep_over_the_grid_limit_is_refused_with_a_message():
     at = start_app(SWEEP_PAGE)
     at.multiselect(key="sweep_hidden").set_value([2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]).run()
-    at.multiselect(key="sweep_weights").set_value([0.0, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0]).run()
+    at.multiselect(key="sweep_sparsity_weight").set_value([0.0, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0]).run()
     at.number_input(key="sweep_seeds").set_value(3).run()
     click(at, "Run sweep")
     assert any("the limit is 256" in e.value for e in at.error)

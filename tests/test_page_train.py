@@ -10,7 +10,7 @@ from apptest_helpers import click, start_app
 
 from sae_core import limits
 from sae_core.architectures import ARCHITECTURES
-from sae_core.state import TRAINING_FIELDS
+from sae_core.training import all_settings
 from sae_core.table import values_of
 from sae_core.training import ARTICLE, RECOMMENDED, Trainer
 
@@ -64,7 +64,7 @@ def test_settings_go_into_the_url_and_come_back_from_it():
     assert at.number_input(key="lr").value == RECOMMENDED.lr  # a bad value falls back to the default
     at.number_input(key="seed").set_value(11).run()
     assert at.query_params["seed"] == "11"
-    assert set(TRAINING_FIELDS) <= set(at.query_params)
+    assert set(all_settings()) <= set(at.query_params)
 
 
 def test_recipe_buttons_set_every_training_widget():
@@ -72,11 +72,11 @@ def test_recipe_buttons_set_every_training_widget():
     at.number_input(key="epochs").set_value(321)
     at.checkbox(key="tied_init").set_value(not ARTICLE.tied_init)
     click(at, "Use the article's recipe")
-    for name in TRAINING_FIELDS:
+    for name in all_settings():
         assert at.session_state[name] == getattr(ARTICLE, name), name
     at.number_input(key="hidden_dim").set_value(5)
     click(at, "Use recommended settings")
-    for name in TRAINING_FIELDS:
+    for name in all_settings():
         assert at.session_state[name] == getattr(RECOMMENDED, name), name
 
 

@@ -32,7 +32,7 @@ def test_settings_typed_on_train_survive_every_other_page_and_reach_stability_an
         assert at.session_state["settings"]["hidden_dim"] == 7, page
         assert AppState.from_query(dict(at.query_params)).config == expected, page
     at.switch_page("app_pages/stability.py").run()
-    assert any("hidden 7, sparsity 0.01, lr 0.01, 1,000 epochs" in c.value for c in at.caption)
+    assert any("hidden 7, sparsity weight 0.01, lr 0.01, 1,000 epochs" in c.value for c in at.caption)
     at.switch_page(TRAIN_PAGE).run()
     assert at.number_input(key="hidden_dim").value == 7
     assert at.number_input(key="lr").value == ARTICLE.lr and at.checkbox(key="tied_init").value is False
@@ -46,7 +46,7 @@ def test_a_shared_link_with_an_edited_table_trains_its_settings_with_one_click_a
     assert at.session_state["table"]["token"].tolist()[0] == "kitten"
     assert at.session_state["table_source"] == "table from a link"
     banner = [m.value for m in at.markdown if "You opened a shared link" in m.value]
-    assert state.describe().startswith("hidden 5, sparsity ") and state.describe().endswith(", 200 epochs, seed 3")
+    assert state.describe() == "ReLU + L1 (the article's), hidden 5, sparsity weight 0.07, lr 0.002, 200 epochs, seed 3"
     assert banner and f"table from a link, {state.describe()}." in banner[0]
     click(at, "Train these settings")
     result = at.session_state["result"]
@@ -90,7 +90,13 @@ def start_training_thread(at):
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 60  # 20 epochs of an 8-token table take well under a second
     while trainer.epoch < 20:
+        if not thread.is_alive() and trainer.epoch < 20:
+            pytest.fail(f"the training thread ended at epoch {trainer.epoch}, before epoch 20")
+        if time.monotonic() > deadline:
+            stop.set()
+            pytest.fail(f"the training thread reached only epoch {trainer.epoch} of 20 in 60 s")
         time.sleep(0.01)
     at.session_state["trainer"] = trainer
     at.session_state["trainer_events"] = (stop, done)

@@ -98,7 +98,7 @@ def test_losses_match_a_hand_computation():
     W_dec = np.array([[1.0, 0.5], [-0.5, 0.2], [0.3, 0.3]])
     b_dec = np.array([0.05, -0.1])
     w = 0.3
-    model = StandardSAE(2, [3], [0], [w])
+    model = StandardSAE(2, [3], [0], sparsity_weight=[w])
     _set(model, W_enc=W_enc, b_enc=b_enc, W_dec=W_dec, b_dec=b_dec)
 
     f = np.maximum(x @ W_enc + b_enc, 0)
@@ -120,7 +120,7 @@ def test_losses_match_a_hand_computation():
 
 def test_losses_per_member_use_each_members_hidden_size():
     # member 0 has 2 real features padded to 3: its L1 mean is over 2 features, not 3
-    model = StandardSAE(2, [2, 3], [0, 1], [1.0, 1.0])
+    model = StandardSAE(2, [2, 3], [0, 1], sparsity_weight=[1.0, 1.0])
     with torch.no_grad():
         model.W_enc.zero_()
         model.b_enc.copy_(torch.tensor([[1.0, 2.0, 5.0], [1.0, 2.0, 3.0]]))
@@ -138,7 +138,7 @@ def _grads(model) -> dict[str, torch.Tensor]:
 ])
 def test_forward_backward_equals_autograd(dtype, tol, penalty):
     hidden, weights = [3, 6, 4], [0.0, 0.1, 2.0]
-    model = StandardSAE(5, hidden, [0, 1, 2], weights, dtype=dtype, decoder_norm_penalty=penalty)
+    model = StandardSAE(5, hidden, [0, 1, 2], sparsity_weight=weights, dtype=dtype, decoder_norm_penalty=penalty)
     assert model.padded
     x = torch.as_tensor(np.random.default_rng(0).normal(size=(7, 5)), dtype=dtype)
     with torch.no_grad():
@@ -167,7 +167,7 @@ def test_forward_backward_equals_autograd(dtype, tol, penalty):
 
 
 def test_member_extracts_one_unpadded_model():
-    model = StandardSAE(4, [3, 5], [3, 4], [0.1, 0.2])
+    model = StandardSAE(4, [3, 5], [3, 4], sparsity_weight=[0.1, 0.2])
     one = model.member(0)
     assert one.hidden_dims == [3] and one.W_enc.shape == (1, 4, 3) and not one.padded
     torch.testing.assert_close(one.W_dec[0], model.W_dec[0, :3], rtol=0, atol=0)
@@ -183,7 +183,7 @@ def test_member_extracts_one_unpadded_model():
 def test_init_equals_nn_linear(seed, d, h):
     torch.manual_seed(seed)
     enc, dec = nn.Linear(d, h), nn.Linear(h, d)
-    model = StandardSAE(d, [h], [seed], [0.01])
+    model = StandardSAE(d, [h], [seed], sparsity_weight=[0.01])
     assert torch.equal(model.W_enc[0], enc.weight.T)
     assert torch.equal(model.b_enc[0], enc.bias)
     assert torch.equal(model.W_dec[0], dec.weight.T)
@@ -191,7 +191,7 @@ def test_init_equals_nn_linear(seed, d, h):
 
 
 def test_batched_init_equals_each_members_own_init():
-    model = StandardSAE(4, [3, 6], [5, 9], [0.01, 0.01])
+    model = StandardSAE(4, [3, 6], [5, 9], sparsity_weight=[0.01, 0.01])
     for s, (seed, h) in enumerate([(5, 3), (9, 6)]):
         torch.manual_seed(seed)
         enc, dec = nn.Linear(4, h), nn.Linear(h, 4)
@@ -206,7 +206,7 @@ def test_init_does_not_touch_the_global_rng():
     torch.manual_seed(42)
     expected = torch.rand(3)
     torch.manual_seed(42)
-    StandardSAE(4, [8], [0], [0.01])
+    StandardSAE(4, [8], [0], sparsity_weight=[0.01])
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -388,7 +388,7 @@ def test_on_step_default_every_is_one_percent(seed_x):
     ({"hidden_dim": -3}, "hidden size"),
     ({"hidden_dim": limits.MAX_HIDDEN + 1}, "hidden size"),
     ({"hidden_dim": 2.5}, "hidden size"),
-    ({"hidden_dim": True}, None),  # bool is an int subclass: accepted as 1 by validate, refused by from_dict
+    ({"hidden_dim": True}, "hidden size must be a whole number from 1 to 4,096 (got True)"),  # not a number
     ({"sparsity_weight": -1.0}, "sparsity weight"),
     ({"sparsity_weight": float("nan")}, "sparsity weight"),
     ({"sparsity_weight": float("inf")}, "sparsity weight"),
@@ -406,17 +406,17 @@ def test_on_step_default_every_is_one_percent(seed_x):
     ({"seed": 2**63}, "seed"),
     ({"seed": 2**31}, "seed"),
     ({"lr": 1e-7}, "learning rate"),
-    ({"init_decoder_norm": -0.1}, "init_decoder_norm"),
+    ({"init_decoder_norm": -0.1}, "initial decoder row length must be from 0 to 100 (got -0.1)"),
     ({"architecture": "transformer"}, "unknown architecture 'transformer'"),
-    ({"resample_dead_every": -5}, "resample_dead_every"),
+    ({"resample_dead_every": -5}, "dead-feature resampling interval must be a whole number from 0 to 100,000 (got -5)"),
     ({"k": 0}, "k must be a whole number from 1 to"),
     ({"k": 2.0}, "k must be a whole number from 1 to"),
     ({"architecture": "topk", "hidden_dim": 3, "k": 4}, "k must be at most the hidden size (3), got 4"),
     ({"architecture": "standard", "hidden_dim": 3, "k": 4}, None),  # standard ignores k
-    ({"auxk_weight": -0.1}, "auxk_weight must be between 0 and"),
-    ({"auxk_weight": float("nan")}, "auxk_weight"),
-    ({"jumprelu_threshold": 0.0}, "jumprelu_threshold must be from 0.0001 to 100"),
-    ({"jumprelu_bandwidth": 1e3}, "jumprelu_bandwidth must be from 0.0001 to 100"),
+    ({"auxk_weight": -0.1}, "AuxK weight must be from 0 to 100 (got -0.1)"),
+    ({"auxk_weight": float("nan")}, "AuxK weight"),
+    ({"jumprelu_threshold": 0.0}, "JumpReLU starting threshold must be from 0.0001 to 100 (got 0.0)"),
+    ({"jumprelu_bandwidth": 1e3}, "JumpReLU bandwidth must be from 0.0001 to 100 (got 1000.0)"),
 ])
 def test_validate_refuses_absurd_values(changes, expected):
     config = replace(TrainConfig(), **changes)
@@ -457,7 +457,7 @@ def test_trainer_refuses_huge_runs_and_mixed_members(seed_x):
 
 def test_unknown_architecture_lookup():
     assert get_architecture("standard") is StandardSAE and "standard" in ARCHITECTURES
-    with pytest.raises(KeyError, match="unknown architecture 'nope'"):
+    with pytest.raises(ConfigError, match="unknown architecture 'nope'"):
         get_architecture("nope")
 
 

@@ -6,7 +6,9 @@ member dimension S (seeds or grid points trained together). It brings:
 - ``encode(x_ND) -> f_SNH`` and ``decode(f_SNH) -> x_hat_SND`` (decode is linear by default),
 - ``losses(x_ND) -> dict[str, Tensor]``: named loss terms, each of shape (S,), whose sum is
   what training minimises; ``loss_names`` lists them in order ("mse" first),
-- ``options``: the TrainConfig fields it reads (the Train page shows only these),
+- ``options``: its own settings, declared once (``sae_core.options.Option``: name, type,
+  default, range, label, help, SAELens fields); ``knob``: the one a sweep varies across
+  members (the sparsity weight, or k),
 - the tensors to save (``HIDDEN_AXIS``: name -> which axis indexes features),
 - hooks the trainer calls instead of editing tensors itself: ``normalise_decoder``,
   ``scale_decoder``, ``tie_encoder_to_decoder``, ``set_decoder_bias``, ``after_update``,
@@ -21,10 +23,12 @@ soon as its losses are written; StandardSAE overrides it with hand-written gradi
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+
+from ..options import Option
 
 
 class SAE(nn.Module):
@@ -32,22 +36,24 @@ class SAE(nn.Module):
     label: ClassVar[str] = ""
     summary: ClassVar[str] = ""  # one sentence for a learner: how it picks the active features
     saelens_architecture: ClassVar[str] = ""
-    options: ClassVar[tuple[str, ...]] = ()  # TrainConfig fields passed to the constructor by name
-    uses_sparsity_weight: ClassVar[bool] = False  # whether the per-member sparsity_weight means anything
-    loss_names: ClassVar[tuple[str, ...]] = ("mse",)
+    options: ClassVar[tuple[Option, ...]] = ()  # its own settings, passed to the constructor by name
+    knob: ClassVar[str] = ""  # the per-member option a sweep varies: its sparsity knob
+    loss_names: ClassVar[tuple[str, ...]] = ("mse",)  # "mse" first; the others are penalties
+    # What it trains with in the ground-truth lab (streamed synthetic data; see ``lab_settings``),
+    # chosen by measurement on 256 dims / 512 true features / 5 active (benchmarks/bench_synth.py).
+    lab_recipe: ClassVar[dict[str, Any]] = {"lr": 3e-3}
     # Saved tensors (leading member axis S) and the axis that indexes features (None: no feature axis).
     HIDDEN_AXIS: ClassVar[dict[str, int | None]] = {"W_enc": 2, "b_enc": 1, "W_dec": 1, "b_dec": None}
 
-    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
-                 dtype: torch.dtype = torch.float32, **options):
+    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
+                 **options):
+        """``options``: values of this architecture's options (missing ones take their defaults); a
+        per-member option takes one value per member, or one value for all."""
         super().__init__()
         n_members = len(seeds)
-        if not (len(hidden_dims) == len(sparsity_weights) == n_members):
-            raise ValueError("hidden_dims, seeds and sparsity_weights need one entry per member")
-        unknown = set(options) - set(self.options)
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no option(s) {', '.join(sorted(unknown))}")
-        self.option_values = dict(options)
+        if len(hidden_dims) != n_members:
+            raise ValueError("hidden_dims and seeds need one entry per member")
+        self.option_values = self.option_values_for(n_members, options)
         self.d_in = d_in
         self.hidden_dims = list(hidden_dims)
         self.seeds = list(seeds)
@@ -73,9 +79,29 @@ class SAE(nn.Module):
         for s, hidden in enumerate(hidden_dims):
             mask_SH[s, :hidden] = 1
         self.register_buffer("hidden_mask", mask_SH)
-        self.register_buffer("sparsity_weight", torch.tensor(sparsity_weights, dtype=dtype))
         self.register_buffer("hidden_size", torch.tensor(hidden_dims, dtype=dtype))
         self.padded = any(h != width for h in hidden_dims)
+
+    @classmethod
+    def option_values_for(cls, n_members: int, given: dict[str, Any]) -> dict[str, Any]:
+        """Every option's value (defaults filled in), a list of one per member for per-member options."""
+        declared = {o.name: o for o in cls.options}
+        unknown = set(given) - set(declared)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no option(s) {', '.join(sorted(unknown))}")
+        values = {}
+        for name, option in declared.items():
+            value = given.get(name, option.default)
+            if option.per_member:
+                value = list(value) if isinstance(value, (list, tuple)) else [value] * n_members
+                if len(value) != n_members:
+                    raise ValueError(f"{name} needs one value per member ({n_members}), got {len(value)}")
+            values[name] = value
+        return values
+
+    def member_tensor(self, name: str) -> Tensor:
+        """A per-member option's values as a tensor of shape (S,), in the parameters' dtype."""
+        return torch.tensor(self.option_values[name], dtype=self.W_enc.dtype)
 
     @property
     def n_members(self) -> int:
@@ -166,8 +192,18 @@ class SAE(nn.Module):
 
     @classmethod
     def settings(cls) -> tuple[str, ...]:
-        """The TrainConfig fields this architecture reads (the Train page shows only these)."""
-        return (("sparsity_weight",) if cls.uses_sparsity_weight else ()) + cls.options
+        """The names of this architecture's options (the Train page shows only these)."""
+        return tuple(o.name for o in cls.options)
+
+    @classmethod
+    def history_columns(cls) -> list[str]:
+        """The loss history's columns: epoch, total, reconstruction (the "mse" term), then the penalties."""
+        return ["epoch", "total", "reconstruction", *cls.loss_names[1:]]
+
+    @classmethod
+    def lab_settings(cls, active: float) -> dict[str, Any]:
+        """Its settings in the ground-truth lab, on data with ``active`` true features per sample on average."""
+        return dict(cls.lab_recipe)
 
     @classmethod
     def validate_settings(cls, config) -> None:
@@ -177,22 +213,16 @@ class SAE(nn.Module):
         """The tensors that define the model (leading member axis), by name."""
         return {name: getattr(self, name).detach() for name in self.HIDDEN_AXIS}
 
-    @torch.no_grad()
-    def load_tensors(self, tensors: dict[str, Tensor]) -> None:
-        """Copy saved tensors (same shapes as :meth:`saved_tensors`) into this model."""
-        for name in self.HIDDEN_AXIS:
-            getattr(self, name).copy_(tensors[name])
-
-    def like(self, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float]) -> "SAE":
-        """A fresh model of the same architecture and options, other members."""
-        return type(self)(self.d_in, hidden_dims, seeds, sparsity_weights, dtype=self.W_enc.dtype,
-                          **self.option_values)
+    def member_options(self, s: int) -> dict[str, Any]:
+        """Member s's option values (per-member options as plain values)."""
+        per_member = {o.name for o in self.options if o.per_member}
+        return {name: value[s] if name in per_member else value for name, value in self.option_values.items()}
 
     @torch.no_grad()
     def member(self, s: int) -> "SAE":
         """Member s alone, as a one-member model with its padding removed."""
         h = self.hidden_dims[s]
-        one = self.like([h], [self.seeds[s]], [float(self.sparsity_weight[s])])
+        one = type(self)(self.d_in, [h], [self.seeds[s]], dtype=self.W_enc.dtype, **self.member_options(s))
         for name, axis in self.HIDDEN_AXIS.items():
             tensor = getattr(self, name)[s : s + 1]
             if axis is not None:
@@ -209,19 +239,19 @@ class SAE(nn.Module):
         return {name: getattr(self, name).detach()[0].contiguous() for name in ("W_enc", "b_enc", "W_dec", "b_dec")}
 
     def saelens_cfg(self) -> dict:
-        """Extra cfg.json fields this architecture needs (e.g. ``{"k": 16}``)."""
-        return {}
+        """Extra cfg.json fields: each option that declares its SAELens field (e.g. ``{"k": 16}``)."""
+        return {o.saelens: self.member_options(0)[o.name] for o in self.options if o.saelens}
 
     @classmethod
     def options_from_saelens(cls, cfg: dict) -> dict:
         """This architecture's options from a SAELens cfg.json (inverse of :meth:`saelens_cfg`)."""
-        return {}
+        return {o.name: o.kind(cfg[o.saelens]) for o in cls.options if o.saelens and o.saelens in cfg}
 
     @classmethod
     def from_saelens(cls, cfg: dict, tensors: dict[str, Tensor]) -> "SAE":
         """A one-member model from SAELens cfg and tensors."""
         d_in, d_sae = tensors["W_enc"].shape
-        model = cls(int(d_in), [int(d_sae)], [0], [0.0], **cls.options_from_saelens(cfg))
+        model = cls(int(d_in), [int(d_sae)], [0], **cls.options_from_saelens(cfg))
         model.load_saelens_tensors(tensors)
         return model
 

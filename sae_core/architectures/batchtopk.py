@@ -26,9 +26,9 @@ class BatchTopKSAE(TopKSAE):
     saelens_architecture = "jumprelu"  # what SAELens saves (and loads) a trained BatchTopK SAE as
     HIDDEN_AXIS = {**TopKSAE.HIDDEN_AXIS, "threshold": None}
 
-    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
-                 dtype: torch.dtype = torch.float32, k: int = 4, auxk_weight: float = 1 / 32):
-        super().__init__(d_in, hidden_dims, seeds, sparsity_weights, dtype, k=k, auxk_weight=auxk_weight)
+    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
+                 **options):
+        super().__init__(d_in, hidden_dims, seeds, dtype, **options)
         self.register_buffer("threshold", torch.zeros(self.n_members, dtype=dtype))
 
     def activate(self, pre_SNH: Tensor) -> Tensor:
@@ -37,7 +37,10 @@ class BatchTopKSAE(TopKSAE):
         if self.padded:
             acts_SNH = acts_SNH * self.hidden_mask[:, None, :]
         flat_SX = acts_SNH.flatten(1)
-        values_SK, index_SK = flat_SX.topk(min(self.k * pre_SNH.shape[1], flat_SX.shape[1]), dim=1)
+        n = pre_SNH.shape[1]
+        values_SK, index_SK = flat_SX.topk(min(self.k * n, flat_SX.shape[1]), dim=1)
+        if len(set(self.k_S)) > 1:  # a sweep over k: each member keeps its own k x N
+            values_SK = values_SK * (torch.arange(values_SK.shape[1])[None, :] < torch.tensor(self.k_S)[:, None] * n)
         return torch.zeros_like(flat_SX).scatter(1, index_SK, values_SK).view_as(pre_SNH)
 
     def encode(self, x_ND: Tensor) -> Tensor:
@@ -62,11 +65,7 @@ class BatchTopKSAE(TopKSAE):
         return tensors
 
     def saelens_cfg(self) -> dict:
-        return {}
-
-    @classmethod
-    def options_from_saelens(cls, cfg: dict) -> dict:
-        return {"k": int(cfg["k"])} if "k" in cfg else {}
+        return {}  # saved as SAELens' jumprelu, whose cfg has no k (the threshold does the choosing)
 
     @torch.no_grad()
     def load_saelens_tensors(self, tensors: dict[str, Tensor]) -> None:

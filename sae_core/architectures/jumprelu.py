@@ -15,10 +15,29 @@ theta >= 0 after every update, as in SAELens 6.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor, nn
 
+from .. import limits
+from ..options import Option
 from .base import SAE
+from .standard import SPARSITY_WEIGHT
+
+THRESHOLD_RANGE = {"low": limits.MIN_JUMPRELU_VALUE, "high": limits.MAX_JUMPRELU_VALUE}
+L0_WEIGHT = replace(
+    SPARSITY_WEIGHT, label="Sparsity weight (L0)", saelens_training="l0_coefficient",
+    help="The weight of the count of active features (L0) in the loss. Higher: fewer active features per "
+         "token, worse reconstruction.")
+JUMPRELU_THRESHOLD = Option(
+    "jumprelu_threshold", float, 0.01, "Starting threshold",
+    "A feature passes its pre-activation only above its threshold; each feature learns its own, starting here.",
+    **THRESHOLD_RANGE, noun="JumpReLU starting threshold", saelens_training="jumprelu_init_threshold", advanced=True, step=0.01, format="%.4g")
+JUMPRELU_BANDWIDTH = Option(
+    "jumprelu_bandwidth", float, 0.05, "Threshold bandwidth",
+    "How close to the threshold a pre-activation must be to move it (the straight-through estimator's window).",
+    **THRESHOLD_RANGE, noun="JumpReLU bandwidth", saelens_training="jumprelu_bandwidth", advanced=True, step=0.01, format="%.4g")
 
 
 def _window(pre_SNH: Tensor, theta_S1H: Tensor, bandwidth: float) -> Tensor:
@@ -52,19 +71,18 @@ class JumpReLUSAE(SAE):
     saelens_architecture = "jumprelu"
     summary = ("Each feature passes only above its own learned threshold; the penalty counts "
                "active features (L0) instead of shrinking them.")
-    options = ("jumprelu_threshold", "jumprelu_bandwidth")
-    uses_sparsity_weight = True  # the L0 penalty's weight
+    options = (L0_WEIGHT, JUMPRELU_THRESHOLD, JUMPRELU_BANDWIDTH)
+    knob = "sparsity_weight"  # the L0 penalty's weight
     loss_names = ("mse", "sparsity")
     HIDDEN_AXIS = {**SAE.HIDDEN_AXIS, "threshold": 1}
 
-    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
-                 dtype: torch.dtype = torch.float32, jumprelu_threshold: float = 0.01,
-                 jumprelu_bandwidth: float = 0.05):
-        super().__init__(d_in, hidden_dims, seeds, sparsity_weights, dtype,
-                         jumprelu_threshold=jumprelu_threshold, jumprelu_bandwidth=jumprelu_bandwidth)
-        self.bandwidth = float(jumprelu_bandwidth)
-        self.threshold = nn.Parameter(torch.full((self.n_members, max(hidden_dims)), float(jumprelu_threshold),
-                                                 dtype=dtype))
+    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
+                 **options):
+        super().__init__(d_in, hidden_dims, seeds, dtype, **options)
+        self.register_buffer("sparsity_weight", self.member_tensor("sparsity_weight"))
+        self.bandwidth = float(self.option_values["jumprelu_bandwidth"])
+        self.threshold = nn.Parameter(torch.full((self.n_members, max(hidden_dims)),
+                                                 float(self.option_values["jumprelu_threshold"]), dtype=dtype))
 
     def encode(self, x_ND: Tensor) -> Tensor:
         pre_SNH = self.pre_activations(x_ND)

@@ -21,7 +21,21 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import limits
+from ..options import Option
 from .base import SAE
+
+# The L1 weight: per member, so a sweep can vary it across one batched run (the sparsity knob).
+SPARSITY_WEIGHT = Option(
+    "sparsity_weight", float, 0.01, "Sparsity weight",
+    "How strongly the loss pushes features to zero. Higher: fewer active features per token, worse reconstruction.",
+    low=0.0, high=limits.MAX_SPARSITY_WEIGHT, saelens_training="l1_coefficient", per_member=True,
+    step=0.01, format="%.4f", sweep_values=(0.003, 0.01, 0.03, 0.1),
+    sweep_choices=(0.0, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0))
+DECODER_NORM_PENALTY = Option(
+    "decoder_norm_penalty", bool, False, "Sparsity weighted by decoder length",
+    "Each feature's sparsity cost is multiplied by the length of its decoder row, so the penalty cannot be "
+    "dodged by small activations and a long decoder row (Anthropic, April 2024).", advanced=True)
 
 
 class StandardSAE(SAE):
@@ -30,16 +44,16 @@ class StandardSAE(SAE):
     saelens_architecture = "standard"
     summary = ("Every feature passes its positive part (ReLU); an L1 penalty on the activations "
                "pushes most of them to zero.")
-    options = ("decoder_norm_penalty",)
-    uses_sparsity_weight = True
+    options = (SPARSITY_WEIGHT, DECODER_NORM_PENALTY)
+    knob = "sparsity_weight"
     loss_names = ("mse", "sparsity")
+    lab_recipe = {"lr": 3e-3, "sparsity_weight": 0.3}  # the article's SAE, a weight suited to the lab's data
 
-    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
-                 dtype: torch.dtype = torch.float32, decoder_norm_penalty: bool = False):
-        super().__init__(d_in, hidden_dims, seeds, sparsity_weights, dtype, decoder_norm_penalty=decoder_norm_penalty)
-        # Weigh each feature's sparsity cost by its decoder row's length (Anthropic, April 2024),
-        # so a feature cannot dodge the penalty by shrinking f and growing its decoder row.
-        self.decoder_norm_penalty = decoder_norm_penalty
+    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
+                 **options):
+        super().__init__(d_in, hidden_dims, seeds, dtype, **options)
+        self.register_buffer("sparsity_weight", self.member_tensor("sparsity_weight"))
+        self.decoder_norm_penalty = bool(self.option_values["decoder_norm_penalty"])
 
     def encode(self, x_ND: Tensor) -> Tensor:
         """Feature activations f, shape (S, N, H)."""

@@ -13,9 +13,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import limits
 from ..errors import ConfigError
+from ..options import Option
 from .auxk import DEAD_AFTER_STEPS, auxk_loss
 from .base import SAE
+
+# k: per member, so a sweep can vary it across one batched run (the TopK family's sparsity knob).
+K = Option(
+    "k", int, 4, "k (active features)",
+    "How many features each token keeps (BatchTopK: on average over the batch). Sets the sparsity directly; "
+    "no penalty shrinks the activations.",
+    low=1, high=limits.MAX_HIDDEN, saelens="k", saelens_training="k", per_member=True, step=1,
+    sweep_values=(1, 2, 4), sweep_choices=(1, 2, 3, 4, 6, 8, 12, 16, 32, 64))
+AUXK_WEIGHT = Option(
+    "auxk_weight", float, 1 / 32, "Dead-feature loss weight (AuxK, 0 = off)",
+    "Features silent for a while try to reconstruct what the live ones miss, which gives them a gradient "
+    "back to life.", low=0.0, high=limits.MAX_SPARSITY_WEIGHT, noun="AuxK weight",
+    saelens_training="aux_loss_coefficient", advanced=True, step=0.01, format="%.4g")
 
 # Decode sparsely (gathering the kept features' decoder rows) when k * SPARSE_BELOW <= features:
 # measured on 2 cores, 1.7x faster at k = 5 of 1,024 and k = 8 of 1,536, slower at k = 32 of 1,536.
@@ -28,27 +43,44 @@ class TopKSAE(SAE):
     saelens_architecture = "topk"
     summary = ("Each token keeps only its k strongest features; no penalty, so the kept "
                "activations are not shrunk.")
-    options = ("k", "auxk_weight")
+    options = (K, AUXK_WEIGHT)
+    knob = "k"
     loss_names = ("mse", "auxk")
+    # Without AuxK in the lab: at 2x width half the dictionary has no true feature left to find, reviving
+    # it did not raise MMCS, and AuxK's extra top-k and matmul cost about a third of each step.
+    lab_recipe = {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True, "auxk_weight": 0.0}
 
-    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], sparsity_weights: list[float],
-                 dtype: torch.dtype = torch.float32, k: int = 4, auxk_weight: float = 1 / 32):
-        super().__init__(d_in, hidden_dims, seeds, sparsity_weights, dtype, k=k, auxk_weight=auxk_weight)
-        self.k, self.auxk_weight = int(k), float(auxk_weight)
+    def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
+                 **options):
+        super().__init__(d_in, hidden_dims, seeds, dtype, **options)
+        self.k_S = [int(k) for k in self.option_values["k"]]  # each member's k
+        self.k = max(self.k_S)  # what top-k keeps; members with a smaller k drop their extra ranks
+        self.auxk_weight = float(self.option_values["auxk_weight"])
         # updates since each feature last fired: AuxK's notion of dead (not saved)
         self.register_buffer("steps_since_fired", torch.zeros(self.n_members, max(hidden_dims)))
+
+    @classmethod
+    def lab_settings(cls, active: float) -> dict:
+        return {**cls.lab_recipe, "k": max(1, round(active))}  # k = the data's mean active count
 
     @classmethod
     def validate_settings(cls, config) -> None:
         if config.k > config.hidden_dim:
             raise ConfigError(f"k must be at most the hidden size ({config.hidden_dim}), got {config.k}")
 
+    def kept_ranks(self, values_SNK: Tensor) -> Tensor:
+        """The top-k values with ranks at or past each member's own k zeroed (a sweep over k)."""
+        if len(set(self.k_S)) == 1:
+            return values_SNK
+        ranks_K = torch.arange(values_SNK.shape[2])
+        return values_SNK * (ranks_K[None, :] < torch.tensor(self.k_S)[:, None])[:, None, :]
+
     def activate(self, pre_SNH: Tensor) -> Tensor:
         """Keep the k largest pre-activations of each token (padded features never), ReLU them."""
         if self.padded:
             pre_SNH = pre_SNH.masked_fill(self.hidden_mask[:, None, :] == 0, float("-inf"))
         values_SNK, index_SNK = pre_SNH.topk(min(self.k, pre_SNH.shape[2]), dim=2)
-        return torch.zeros_like(pre_SNH).scatter(2, index_SNK, values_SNK.relu())
+        return torch.zeros_like(pre_SNH).scatter(2, index_SNK, self.kept_ranks(values_SNK.relu()))
 
     def encode(self, x_ND: Tensor) -> Tensor:
         return self.activate(self.pre_activations(x_ND))
@@ -118,7 +150,7 @@ class TopKSAE(SAE):
         if self.padded:
             pre_SNH.masked_fill_(self.hidden_mask[:, None, :] == 0, float("-inf"))
         values_SNK, index_SNK = pre_SNH.topk(min(self.k, pre_SNH.shape[2]), dim=2)
-        acts_SNK = values_SNK.relu()
+        acts_SNK = self.kept_ranks(values_SNK.relu())
         members_S11 = torch.arange(self.n_members)[:, None, None]
         rows_SNKD = self.W_dec[members_S11, index_SNK]  # the kept features' decoder rows
         err_SND = torch.matmul(acts_SNK[:, :, None, :], rows_SNKD).squeeze(2).add_(self.b_dec[:, None, :]).sub_(x_ND)
@@ -147,10 +179,3 @@ class TopKSAE(SAE):
     @torch.no_grad()
     def count_since_fired(self, fired_SH: Tensor) -> None:
         self.steps_since_fired.add_(1).masked_fill_(fired_SH, 0)
-
-    def saelens_cfg(self) -> dict:
-        return {"k": self.k}
-
-    @classmethod
-    def options_from_saelens(cls, cfg: dict) -> dict:
-        return {"k": int(cfg["k"])}

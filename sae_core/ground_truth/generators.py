@@ -130,14 +130,14 @@ class GroundTruthData:
 
 @dataclass(frozen=True)
 class SparseCombinationConfig:
-    dims: int = 256
-    features: int = 512
+    dims: int = 256  # activation dimensions D: what the SAE reads
+    features: int = 512  # true feature directions F
     active: float = 5.0  # mean number of true features on per sample (k)
     frequency_decay: float = 0.0  # p_i proportional to (i + 1)^-decay; 0: every feature equally often
     group_size: int = 1  # features 0..g-1, g..2g-1, ... form groups (1: no groups)
     group_correlation: float = 0.0  # 0..0.99: how strongly a group's features fire together
-    seed: int = 0
-    batch_size: int = 1024
+    seed: int = 0  # the directions and every batch
+    batch_size: int = 1024  # samples per batch
 
     def validate(self) -> "SparseCombinationConfig":
         _check_int("dims", self.dims, 2, limits.MAX_DIMS)
@@ -178,7 +178,6 @@ class SparseCombination(GroundTruthData):
     """Sharkey-style data: x = sum_i m_i d_i over the ~k features on in a sample, m_i ~ U[0, 1]."""
 
     key = "sparse"
-    label = "Sparse combinations (Sharkey et al.): k of F directions per sample"
 
     def __init__(self, config: SparseCombinationConfig):
         self.config = config.validate()
@@ -209,12 +208,12 @@ class SparseCombination(GroundTruthData):
 
 @dataclass(frozen=True)
 class ToySuperpositionConfig:
-    features: int = 5  # n
-    dims: int = 2  # m
+    features: int = 5  # true features n
+    dims: int = 2  # dimensions m the toy model squeezes them into: what the SAE reads
     sparsity: float = 0.9  # probability that a feature is 0 in a sample (S in the paper)
     importance_decay: float = 1.0  # importance of feature i = decay^i (1: all equal)
-    seed: int = 0
-    batch_size: int = 1024
+    seed: int = 0  # the toy model and every batch
+    batch_size: int = 1024  # samples per batch
     toy_steps: int = 1000  # Adam steps that train the toy model before the SAE sees its h
 
     def validate(self) -> "ToySuperpositionConfig":
@@ -235,7 +234,6 @@ class ToySuperposition(GroundTruthData):
     """Toy-Models-of-Superposition data: h = W x, with W learned by the paper's ReLU toy model."""
 
     key = "toy"
-    label = "Toy Models of Superposition: n features in m dims"
 
     def __init__(self, config: ToySuperpositionConfig):
         self.config = config.validate()

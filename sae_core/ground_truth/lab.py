@@ -20,8 +20,9 @@ import pandas as pd
 import torch
 
 from .. import limits
-from ..architectures import ARCHITECTURES
+from ..architectures import ARCHITECTURES, get_architecture
 from ..errors import ConfigError, SAEInputError
+from ..options import Option
 from .recovery import (RecoveryMetrics, chance_level, cosine_matrix, decoder_rows, feature_labels,
                       hungarian_cosine, hungarian_matching, mmcs, recovery_metrics)
 from .generators import (GroundTruthData, SparseCombination, SparseCombinationConfig, ToySuperposition,
@@ -32,38 +33,22 @@ EVAL_SAMPLES = 4096  # held-out samples for explained variance, L0 and dead frac
 LAB_BATCH_SIZE = 192  # samples per step: more small steps beat fewer large ones within a time budget
 CURVE_POINTS = 40  # points on each recovery-over-time line
 
-# What each architecture trains with on streamed synthetic data (fields of TrainConfig; a
-# field an architecture does not have is skipped), chosen by measurement on 256 dims / 512
-# true features / k = 5 (benchmarks/bench_synth.py). The standard SAE is the article's (ReLU +
-# L1, no options) with a sparsity weight suited to these data. TopK runs without AuxK: at 2x
-# width half the dictionary has no true feature left to find, reviving it did not raise MMCS,
-# and AuxK's extra top-k and matmul cost about a third of each step.
-LAB_RECIPES: dict[str, dict] = {
-    "standard": {"lr": 3e-3, "sparsity_weight": 0.3},
-    "topk": {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True, "auxk_weight": 0.0},
-    "batchtopk": {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True, "auxk_weight": 0.0},
-    "jumprelu": {"lr": 3e-3},
-}
-
-
 def lab_config(architecture: str, data: GroundTruthData, width: float = 2.0, seed: int = 0,
                **overrides) -> TrainConfig:
-    """The TrainConfig the lab uses for ``architecture``: hidden = width x true features,
-    k = the data's mean active count (for architectures with a k), the recipe above, then
+    """The TrainConfig the lab uses for ``architecture``: hidden = width x true features, the
+    architecture's lab recipe (``SAE.lab_settings``: e.g. k = the data's mean active count), then
     ``overrides``. Each step trains on ``batch_size`` fresh samples; steps are capped only by the
     engine's work limit (unless ``epochs`` is overridden), so the time budget is what stops a run."""
-    if architecture not in ARCHITECTURES:
-        raise ConfigError(f"unknown architecture '{architecture}' (known: {', '.join(sorted(ARCHITECTURES))})")
+    arch = get_architecture(architecture)
     hidden = max(1, round(width * data.features))
     if hidden > limits.MAX_HIDDEN:
         raise ConfigError(f"width x true features = {hidden} features is over the limit of {limits.MAX_HIDDEN}")
-    known = {f.name for f in fields(TrainConfig)}
     active = getattr(data.config, "active", None) or data.features * (1 - getattr(data.config, "sparsity", 0.0))
-    settings = {"architecture": architecture, "hidden_dim": hidden, "seed": seed, "k": max(1, round(active)),
-                "batch_size": LAB_BATCH_SIZE, **LAB_RECIPES.get(architecture, {})}
+    settings = {"architecture": architecture, "hidden_dim": hidden, "seed": seed, "batch_size": LAB_BATCH_SIZE,
+                **arch.lab_settings(active)}
     settings["epochs"] = max(1, min(limits.MAX_EPOCHS, limits.MAX_TRAINING_WORK // (settings["batch_size"] * hidden)))
     settings.update(overrides)  # e.g. epochs=300: a step budget (tests), within the time budget
-    return TrainConfig(**{k: v for k, v in settings.items() if k in known}).validate(n_rows=settings["batch_size"])
+    return TrainConfig(**settings).validate(n_rows=settings["batch_size"])
 
 
 @dataclass
@@ -147,11 +132,23 @@ def recovery_point(model, true_FD: torch.Tensor, step: int, seconds: float) -> d
     return {"seconds": seconds, "step": step, "mmcs": mmcs(cos_FH), "hungarian": hungarian_cosine(cos_FH)}
 
 
+@dataclass(frozen=True)
+class LabProgress:
+    """What ``GroundTruthLab.fit`` reports at a recovery-curve point (the app's progress bar)."""
+
+    config: TrainConfig  # the architecture in training
+    point: dict  # seconds, step, mmcs, hungarian
+    fraction: float  # of the whole lab's time budget (every architecture)
+    text: str  # the point in words, for a person
+
+
 class GroundTruthLab:
     """Trains each config on ``data`` for ``seconds`` of training time, one after the other.
 
     Keeps every finished run in ``runs`` and the one in flight in ``trainer``, so a run
     interrupted by the app's Stop (or by a raised exception) still yields ``result()``.
+    ``fit``, ``epoch`` and ``finished`` are the protocol the app's Stop drives
+    (``sae_core.stoppable``), the same as a Trainer's.
     """
 
     def __init__(self, data: GroundTruthData, configs: list[TrainConfig], seconds: float,
@@ -196,6 +193,35 @@ class GroundTruthLab:
                 break
         return self
 
+    def fit(self, on_step: Callable[[LabProgress], None] | None = None, every: int = 0,
+            stop: threading.Event | Callable[[], bool] | None = None) -> "GroundTruthLab":
+        """``run`` with the Trainer's protocol: ``on_step(LabProgress)`` at every ``every``-th
+        recovery-curve point (default: each; CURVE_POINTS per architecture)."""
+        every = every or 1
+        budget = self.seconds * len(self.configs)
+        points = [0]
+
+        def report(config: TrainConfig, point: dict) -> None:
+            points[0] += 1
+            if on_step is None or points[0] % every:
+                return
+            done = len(self.runs) * self.seconds + point["seconds"]  # the one in flight is runs' next
+            on_step(LabProgress(config, point, min(1.0, done / budget),
+                                f"{ARCHITECTURES[config.architecture].label}: {point['seconds']:.1f} of "
+                                f"{self.seconds:g} s, MMCS {point['mmcs']:.3f}"))
+
+        return self.run(on_point=report, stop=stop)
+
+    @property
+    def epoch(self) -> int:
+        """Training steps taken so far, every architecture together (0: nothing learned yet)."""
+        return sum(run.steps for run in self.runs) + (self.trainer.epoch if self.trainer is not None else 0)
+
+    @property
+    def finished(self) -> bool:
+        """True when every architecture used its whole time budget (no stop came before)."""
+        return len(self.runs) == len(self.configs) and not any(run.stopped for run in self.runs)
+
     def _finish(self, trainer: Trainer, stopped: bool) -> LabRun:
         config = trainer.config
         if not self._curve or self._curve[-1]["step"] != trainer.epoch:
@@ -227,7 +253,8 @@ class GroundTruthLab:
 
 @dataclass(frozen=True)
 class LabSettings:
-    """What a person chose on the Superposition page (kept in the app's own session key)."""
+    """What a person chose on the Superposition page (kept in the app's settings as ``lab_<field>`` and
+    in the link: ``sae_core.state``; the numeric fields are declared in ``LAB_OPTIONS``)."""
 
     generator: str = "toy"  # "sparse" (Sharkey-style) or "toy" (Toy Models of Superposition)
     # sparse combinations
@@ -268,11 +295,42 @@ class LabSettings:
         return GroundTruthLab(data, configs, self.seconds, asdict(self))
 
 
-def run_lab(data: GroundTruthData, architectures: list[str], seconds: float, width: float = 2.0, seed: int = 0,
-            on_point=None, stop=None) -> LabResult:
-    """Train each architecture (its lab recipe) on ``data`` for ``seconds`` and measure recovery."""
-    configs = [lab_config(a, data, width, seed) for a in architectures]
-    return GroundTruthLab(data, configs, seconds).run(on_point, stop).result()
+# The Superposition page's numeric choices, declared once: the page's widgets (label, range,
+# step, help) and the link's parsing (``sae_core.state``) are generated from these.
+LAB_OPTIONS: dict[str, Option] = {o.name: o for o in (
+    Option("toy_features", int, LabSettings.toy_features, "True features (n)", "", low=2,
+           high=limits.MAX_TOY_FEATURES, step=1),
+    Option("toy_dims", int, LabSettings.toy_dims, "Dimensions (m)",
+           "2 dimensions show the classic picture: true and learned directions as arrows.", low=2,
+           high=limits.MAX_TOY_DIMS, step=1),
+    Option("sparsity", float, LabSettings.sparsity, "Sparsity (chance a feature is off)",
+           "Sparse features can share dimensions: the toy model packs more features than dimensions.",
+           low=0.0, high=0.99, step=0.01),
+    Option("importance_decay", float, LabSettings.importance_decay, "Importance decay",
+           "Feature i matters decay^i to the toy model: unimportant features get squeezed out.",
+           low=0.1, high=1.0, step=0.05),
+    Option("dims", int, LabSettings.dims, "Dimensions (D)", "", low=2, high=limits.MAX_DIMS, step=8),
+    Option("features", int, LabSettings.features, "True features (F)", "", low=2,
+           high=limits.MAX_SYNTH_FEATURES, step=16),
+    Option("active", float, LabSettings.active, "Active per sample (k)",
+           "Mean number of true features on in a sample, each with a magnitude from U[0, 1].",
+           low=0.1, high=float(limits.MAX_SYNTH_ACTIVE), step=1.0),
+    Option("frequency_decay", float, LabSettings.frequency_decay, "Frequency decay",
+           "0: every feature equally common; higher: feature i fires in proportion to (i + 1)^-decay.",
+           low=0.0, high=2.0, step=0.1),
+    Option("group_size", int, LabSettings.group_size, "Correlated group size",
+           "Features 0..g-1, g..2g-1, ... form groups that tend to fire together (1: none).", low=1,
+           high=limits.MAX_SYNTH_FEATURES, step=1),
+    Option("group_correlation", float, LabSettings.group_correlation, "Group correlation", "",
+           low=0.0, high=0.99, step=0.05),
+    Option("width", float, LabSettings.width, "Width (learned per true feature)", "", low=0.5, high=16.0,
+           step=0.5),
+    Option("seconds", float, LabSettings.seconds, "Seconds per architecture", "", low=0.5,
+           high=limits.MAX_SYNTH_SECONDS, step=1.0),
+    Option("seed", int, LabSettings.seed, "Random seed",
+           "Sets the true directions, the samples and the SAEs' initial weights.", low=0, high=limits.MAX_SEED,
+           step=1),
+)}
 
 
 def matched_order(cos_FH: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

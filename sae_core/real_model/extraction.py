@@ -44,6 +44,7 @@ from ..errors import SAEInputError, TableError
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODES = ("pieces", "words")
 DEFAULT_LAYER = 3
+LAYERS = 6  # the model's transformer blocks (num_hidden_layers): layers 0 (embeddings) to 6
 CHUNK_TOKENS = 128  # pieces per forward pass of one document chunk (the model was trained on 128-256)
 BATCH_CHUNKS = 32
 ACTIVATIONS_FILE = "activations.safetensors"
@@ -151,10 +152,6 @@ class Extraction:
     @property
     def words(self) -> list[str]:
         return [t["word"] for t in self.tokens]
-
-    def labels(self) -> list[str]:
-        """Unique row labels ("cat #12") for code that needs one name per row."""
-        return [f"{t['token']} #{i}" for i, t in enumerate(self.tokens)]
 
 
 @dataclass(frozen=True)
