@@ -9,6 +9,7 @@ from app_ui import keys
 from app_ui.runs import keep_sweep, run_stoppable, stop_button
 from app_ui.session import current_table, show_chart, store_result, training_config
 from sae_core import charts, limits
+from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import SAEInputError
 from sae_core.sweep import grid_key, knob_of, sweep_trainer
 from sae_core.table import tokens_of, values_of
@@ -28,8 +29,8 @@ c1, c2, c3 = st.columns(3)
 hidden = c1.multiselect("Hidden sizes", [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64], key="sweep_hidden")
 knob_values = c2.multiselect(f"{knob.label} values", list(knob.sweep_choices), key=grid_key(knob), help=knob.help)
 n_seeds = c3.number_input("Seeds per setting", 1, limits.MAX_SWEEP_SEEDS, key="sweep_seeds")
-st.caption(f"Other settings from the Train page: {base.describe(seed=False)}. "
-           f"At most {limits.MAX_GRID} models per sweep.")
+st.caption(f"Other settings from the Train page: {ARCHITECTURES[base.architecture].label}, lr {base.lr:g}, "
+           f"{base.epochs:,} epochs. At most {limits.MAX_GRID} models per sweep.")
 
 b1, b2, _ = st.columns([2, 1, 5])
 if b1.button("Run sweep", type="primary", icon=":material/play_arrow:"):

@@ -7,7 +7,7 @@ from app_ui.model_io import model_upload, result_downloads
 from app_ui.runs import run_stoppable, stop_button
 from app_ui.session import current_table, keep_train, result_is_stale, set_settings, show_chart, training_config
 from app_ui.settings_form import training_form
-from sae_core import charts, limits
+from sae_core import charts, handoff, limits
 from sae_core.errors import SAEInputError
 from sae_core.table import values_of
 from sae_core.training import ARTICLE, RECOMMENDED, Trainer
@@ -76,4 +76,17 @@ else:
     show_chart(charts.loss_chart(result.history), width="stretch")
 
 result_downloads(result, st.session_state[keys.RESULT_DIMS], st.session_state[keys.RESULT_TOKENS])
+try:  # the current settings as a SAELens run on GPT-2 small (sae_core/handoff.py; README, "Scale out with SAELens")
+    scale_up = handoff.scale_up_spec(training_config(), len(st.session_state[keys.RESULT_DIMS]))
+except SAEInputError as error:
+    st.caption(f"No SAELens recipe for these settings: {error}.")
+else:
+    st.download_button("Scale this up with SAELens", handoff.handoff_zip(scale_up), file_name="saelens_handoff.zip",
+                       mime="application/zip", icon=":material/rocket_launch:",
+                       help="saelens_config.json + train_with_saelens.py: unzip, then run the script on a GPU "
+                            "machine with sae-lens installed (--dry-run prints the config).")
+    gpt2 = handoff.COMMON_MODELS[handoff.DEFAULT_MODEL]
+    st.caption(f"The current settings as a SAELens training run on {gpt2.label} ({gpt2.hook}; "
+               f"{scale_up['sae']['d_sae']:,} features, as many per dimension as here; "
+               f"{handoff.TRAINING_TOKENS / 1e6:g}M tokens), its coefficients converted to SAELens' scale.")
 st.page_link("app_pages/features.py", label="Next: see the features it learned", icon=":material/arrow_forward:")

@@ -90,7 +90,7 @@ def cases(folder: Path, quick: bool) -> list[tuple[str, list[str]]]:
          ["stability", seed_csv, "--seeds", str(limits.MAX_SEEDS), "--hidden-dim", str(seeds_hidden),
           "--epochs", "5", "--json"]),
         ("sweep: founding table, 256 models up to 4,096 features, 5 epochs",
-         ["sweep", seed_csv, "--hidden-dims", "1024,2048,4096,4096", "--sparsity-weights",
+         ["sweep", seed_csv, "--hidden-dims", "1024,2048,4096,4096", "--knob-values",
           ",".join(f"{w / 100:g}" for w in range(1, 9)), "--seeds", "8", "--epochs", "5", "--json"]),
     ]
     return listed

@@ -8,6 +8,8 @@
     python -m sae_core synth [--generator NAME] [generator flags] [--architecture NAME] [--width W]
                              [--seconds T] [--threads N] [--save DIR] [--json]
     python -m sae_core extract TEXT.txt --layer L --out DIR [--mode MODE] [--threads N] [--json]
+    python -m sae_core handoff [training flags] [--model NAME] [--hook HOOK] [--d-in D] [--d-sae N]
+                               [--training-tokens T] --out DIR [--json]   (a SAELens run: handoff.py)
 
 Every flag is generated from a declaration, so a setting declared later has its flag at once:
 the training flags (``--hidden-dim``, ``--architecture``, one per architecture option, booleans
@@ -42,13 +44,14 @@ import torch
 
 from . import limits
 from .architectures import ARCHITECTURES, get_architecture, option_of
+from .device import DEFAULT_DEVICE, DEVICES
 from .errors import ConfigError, SAEInputError
 from .ground_truth.generators import GENERATORS, SparseCombination
 from .options import Option
 from .real_model import extraction
 from .saelens_format import encode_table, load_saelens, result_metadata, save_saelens, saelens_zip
 from .table import dims_of, read_table, tokens_of, values_of
-from .training import (ARCHITECTURE, BATCH_SIZE, EPOCHS, HIDDEN_DIM, REAL_TABLE, RECOMMENDED, SEED, TrainConfig,
+from .training import (ARCHITECTURE, BATCH_SIZE, HIDDEN_DIM, REAL_TABLE, RECOMMENDED, SEED, TrainConfig,
                        TrainResult, all_settings, train)
 
 EXIT_BAD_INPUT = 2
@@ -228,6 +231,12 @@ def _option_flag(parser, option: Option, metavar: str, help_: str = "", default=
                         help=_escaped(f"{help_ or option.help}{_range(option)} Default: {option.text(default)}."))
 
 
+def _device_flag(parser) -> None:
+    parser.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE,
+                        help=f"where the arithmetic runs: {', '.join(DEVICES)} (auto: cuda, then mps, then cpu); a "
+                             f"device that is not there is an error. Default: {DEFAULT_DEVICE}.")
+
+
 def _table_arg(parser, extracted: bool = False) -> None:
     parser.add_argument("table", help="CSV file: token,<dim>,<dim>,..." + (" or a folder written by extract"
                                                                            if extracted else ""))
@@ -336,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flags(train_cmd, full=True)
     _save_flags(train_cmd, "also save the model as a SAELens folder", zipped=True)
     training_flags(train_cmd, {**csv_defaults, "on a folder written by extract": REAL_TABLE})
+    _device_flag(train_cmd)
 
     encode_cmd = commands.add_parser("encode", help="run a saved model (SAELens folder or zip) on a table")
     encode_cmd.add_argument("model", help="a SAELens model folder, or a .zip of one")
@@ -347,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     _seeds_flags(stability_cmd, 20, "the README's table: --seeds 20 --first-seed 100")
     _json_flags(stability_cmd)
     training_flags(stability_cmd, csv_defaults, leave_out=(SEED,))
+    _device_flag(stability_cmd)
 
     sweep_cmd = commands.add_parser("sweep", help="train a grid of hidden sizes x values of the architecture's "
                                                   "sparsity knob at once")
@@ -359,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     _seeds_flags(sweep_cmd, SEEDS.default, "per grid point")
     _json_flags(sweep_cmd)
     training_flags(sweep_cmd, csv_defaults, leave_out=(HIDDEN_DIM, SEED))
+    _device_flag(sweep_cmd)
 
     synth_cmd = commands.add_parser("synth", help="train on synthetic data with known features; measure recovery")
     _generator_flags(synth_cmd)
@@ -372,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help=f"training time in seconds (up to {limits.MAX_SYNTH_SECONDS:g}). "
                                 f"Default: {SYNTH_SECONDS:g}.")
     _option_flag(synth_cmd, THREADS, "N")
+    _device_flag(synth_cmd)
     _save_flags(synth_cmd, "write DIR/ground_truth.safetensors and DIR/sae/ (SAELens)")
     _json_flags(synth_cmd)
 
@@ -386,8 +399,47 @@ def build_parser() -> argparse.ArgumentParser:
     extract_cmd.add_argument("--out", required=True, metavar="DIR",
                              help=f"writes DIR/{extraction.ACTIVATIONS_FILE} + DIR/{extraction.TOKENS_FILE}")
     _option_flag(extract_cmd, THREADS, "N")
+    _device_flag(extract_cmd)
     _json_flags(extract_cmd)
+
+    _handoff_command(commands)
     return parser
+
+
+def _handoff_command(commands) -> None:
+    """``handoff``: the training flags (less those a SAELens run replaces) and the run's own, from handoff.py."""
+    from . import handoff
+    from .training import EPOCHS
+    cmd = commands.add_parser("handoff", help="write a SAELens config + script that trains these settings on a "
+                                              "language model (GPU, downloads there, not here)")
+    known = "; ".join(f"{m.name} ({m.label}): {m.hook}, d_in {m.d_in}" for m in handoff.COMMON_MODELS.values())
+    run = cmd.add_argument_group("the SAELens run")
+    for option, metavar, help_ in (
+            (handoff.MODEL, "NAME", f"{handoff.MODEL.help} Default: {handoff.DEFAULT_MODEL}. Known, with their "
+                                    f"hook and d_in filled in: {known}."),
+            (handoff.HOOK, "HOOK", f"{handoff.HOOK.help} Default: the model's, for a known model."),
+            (handoff.D_IN, "D", f"{handoff.D_IN.help}{_range(handoff.D_IN)} Default: the model's, for a known "
+                                f"model."),
+            (handoff.D_SAE, "N", f"{handoff.D_SAE.help}{_range(handoff.D_SAE)} Default: "
+                                 f"{handoff.DEFAULT_EXPANSION} x d_in."),
+            (handoff.TRAINING_TOKENS_OPTION, "T", f"{handoff.TRAINING_TOKENS_OPTION.help}"
+                                                  f"{_range(handoff.TRAINING_TOKENS_OPTION)} Default: "
+                                                  f"{handoff.TRAINING_TOKENS:,}."),
+            (handoff.BATCH_SIZE_TOKENS_OPTION, "N", f"{handoff.BATCH_SIZE_TOKENS_OPTION.help}"
+                                                    f"{_range(handoff.BATCH_SIZE_TOKENS_OPTION)} Default: "
+                                                    f"{handoff.BATCH_SIZE_TOKENS:,}."),
+            (handoff.CONTEXT_SIZE_OPTION, "N", f"{handoff.CONTEXT_SIZE_OPTION.help}"
+                                               f"{_range(handoff.CONTEXT_SIZE_OPTION)} Default: "
+                                               f"{handoff.CONTEXT_SIZE}."),
+            (handoff.DATASET, "PATH", f"{handoff.DATASET.help} Default: {handoff.DATASET_PATH}.")):
+        run.add_argument(option.flag, dest=option.name, type=_parsed_by(option), default=STAYS_UNSET,
+                         metavar=metavar, help=_escaped(help_))
+    cmd.add_argument("--out", required=True, metavar="DIR",
+                     help=f"writes DIR/{handoff.CONFIG_FILE} + DIR/{handoff.SCRIPT_FILE}")
+    _json_flags(cmd)
+    # The width is --d-sae (beyond the app's hidden-size limit), a run is counted in tokens, not epochs,
+    # and its batch in tokens per step (--batch-size-tokens).
+    training_flags(cmd, {"": REAL_TABLE}, leave_out=(HIDDEN_DIM, EPOCHS, BATCH_SIZE))
 
 
 def config_from_args(args: argparse.Namespace, defaults: TrainConfig = RECOMMENDED) -> TrainConfig:
@@ -483,7 +535,7 @@ def run_train(args: argparse.Namespace) -> int:
     table = read_table(args.table)
     config = config_from_args(args)
     _threads_for(table, [config.hidden_dim], 1)
-    result = train(values_of(table), config)
+    result = train(values_of(table), config, device=args.device)
     tokens = tokens_of(table)
     save_model(args, result.model, result_metadata(result, dims_of(table), tokens))
     if args.json:
@@ -498,7 +550,7 @@ def run_train_extracted(args: argparse.Namespace) -> int:
     """Train on a folder written by ``extract`` (or any model's activations in that format)."""
     torch.set_num_threads(1)
     ex = extraction.load_extraction(args.table)
-    result = train(ex.activations, config_from_args(args, REAL_TABLE))
+    result = train(ex.activations, config_from_args(args, REAL_TABLE), device=args.device)
     words = ex.words
     dims = [f"d{i}" for i in range(ex.activations.shape[1])]
     save_model(args, result.model, {**result_metadata(result, dims), "activations_from": {
@@ -551,7 +603,7 @@ def run_stability(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     _threads_for(table, [config.hidden_dim], args.seeds)
     run = stability(values_of(table), config, tokens, load_references(args.table, tokens),
-                    [args.first_seed + s for s in range(args.seeds)])
+                    [args.first_seed + s for s in range(args.seeds)], device=args.device)
     per_seed = [sum(j is not None for j in found.values()) for found in run.recovered_by_seed]
     if args.json:
         data = {**run.to_dict(), "first_seed": args.first_seed, "recovered_per_seed": per_seed}
@@ -595,7 +647,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     seeds = [args.first_seed + s for s in range(args.seeds)]
     if args.hidden_dims and values:
         _threads_for(table, args.hidden_dims, len(set(args.hidden_dims)) * len(set(values)) * len(seeds))
-    result = sweep(values_of(table), base, args.hidden_dims, values, seeds)
+    result = sweep(values_of(table), base, args.hidden_dims, values, seeds, device=args.device)
     if args.json:
         print(json.dumps({"architecture": base.architecture, "knob": knob.name,
                           "models": result.table.to_dict(orient="records"),
@@ -623,12 +675,8 @@ def synth_data(args: argparse.Namespace):
 def synth_config(args: argparse.Namespace, data) -> TrainConfig:
     """The lab's config for the architecture; the generator's batch size, when given, is also the SAE's."""
     from .ground_truth.lab import lab_config
-    config = lab_config(args.architecture, data, args.width, data.seed)
-    if not hasattr(args, BATCH_SIZE.name):
-        return config
-    batch = data.batch_size  # lab_config caps the steps by the work limit for its own batch size: again for this one
-    steps = max(1, min(limits.MAX_EPOCHS, limits.MAX_TRAINING_WORK // (batch * config.hidden_dim)))
-    return lab_config(args.architecture, data, args.width, data.seed, **{BATCH_SIZE.name: batch, EPOCHS.name: steps})
+    batch = {BATCH_SIZE.name: data.batch_size} if hasattr(args, BATCH_SIZE.name) else {}
+    return lab_config(args.architecture, data, args.width, data.seed, **batch)
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -664,7 +712,7 @@ def run_extract(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as error:
         what = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else "cannot be read"
         raise SAEInputError(f"{path.name}: {what}") from None
-    ex = extraction.extract(text, layer=args.layer, mode=args.mode)
+    ex = extraction.extract(text, layer=args.layer, mode=args.mode, device=args.device)
     extraction.save_extraction(ex, args.out)
     n, d = ex.activations.shape
     seconds = ex.seconds
@@ -676,8 +724,38 @@ def run_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_handoff(args: argparse.Namespace) -> int:
+    """Write the SAELens config + script for the training settings given (over REAL_TABLE)."""
+    from . import handoff
+    model = getattr(args, handoff.MODEL.name, handoff.DEFAULT_MODEL)
+    known = handoff.model_defaults(model)
+    missing = [o.flag for o in (handoff.HOOK, handoff.D_IN) if not hasattr(args, o.name)]
+    if known is None and missing:
+        raise SAEInputError(f"--model {model}: no defaults for this model; give {' and '.join(missing)} "
+                            f"(defaults known for {', '.join(handoff.COMMON_MODELS)})")
+    hook = getattr(args, handoff.HOOK.name, known.hook if known else "")
+    d_in = getattr(args, handoff.D_IN.name, known.d_in if known else 0)
+    spec = handoff.handoff(
+        config_from_args(args, REAL_TABLE), model, hook, d_in,
+        getattr(args, handoff.TRAINING_TOKENS_OPTION.name, handoff.TRAINING_TOKENS), args.out,
+        d_sae=getattr(args, handoff.D_SAE.name, handoff.DEFAULT_EXPANSION * d_in),
+        batch_size_tokens=getattr(args, handoff.BATCH_SIZE_TOKENS_OPTION.name, handoff.BATCH_SIZE_TOKENS),
+        dataset_path=getattr(args, handoff.DATASET.name, handoff.DATASET_PATH),
+        context_size=getattr(args, handoff.CONTEXT_SIZE_OPTION.name, handoff.CONTEXT_SIZE))
+    files = [str(Path(args.out) / name) for name in (handoff.CONFIG_FILE, handoff.SCRIPT_FILE)]
+    if args.json:
+        print(json.dumps({"files": files, "saelens_config": spec}))
+        return 0
+    sae, runner = spec["sae"], spec["runner"]
+    print(f"{spec['sae_class']}: d_in {sae['d_in']}, d_sae {sae['d_sae']} on {runner['model_name']} "
+          f"{runner['hook_name']}, {runner['training_tokens']:,} tokens, lr {runner['lr']:g}")
+    print(f"wrote {files[0]} and {files[1]}; on a GPU machine with sae-lens: python {files[1]} "
+          f"(--dry-run prints the config)")
+    return 0
+
+
 COMMANDS = {"train": run_train, "encode": run_encode, "stability": run_stability, "sweep": run_sweep,
-            "synth": run_synth, "extract": run_extract}
+            "synth": run_synth, "extract": run_extract, "handoff": run_handoff}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -201,7 +201,7 @@ def model_from_saelens_bytes(cfg_bytes: bytes, weight_bytes: bytes, name: str) -
     tensors = {key: t.to(torch.float32) for key, t in tensors.items()}
     cfg["playground_config"] = _playground_config(cfg, arch, name)
     try:
-        model = arch.from_saelens(cfg, tensors)
+        model = arch.from_saelens(cfg, tensors, cfg["playground_config"].option_values())
     except (SAEInputError, KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{name}: {CFG_FILE} does not describe a {arch.key} model ({error})") from None
     return model, cfg

@@ -105,16 +105,16 @@ def match_features(results: list[TrainResult], tokens: list[str],
 
 
 def stability(x, config: TrainConfig, tokens: list[str], references: list[ReferenceFeature],
-              seeds: list[int] | int = 20, on_step=None, every: int = 0, stop=None) -> StabilityResult:
+              seeds: list[int] | int = 20, on_step=None, every: int = 0, stop=None, device=None) -> StabilityResult:
     """Train ``seeds`` (a count, meaning seeds 0..K-1, or a list) at once and compare their features."""
-    trainer = seeds_trainer(x, config, seeds).fit(on_step, every, stop)
+    trainer = seeds_trainer(x, config, seeds, device).fit(on_step, every, stop)
     return compare_seeds(trainer, tokens, references)
 
 
-def seeds_trainer(x, config: TrainConfig, seeds: list[int] | int) -> Trainer:
+def seeds_trainer(x, config: TrainConfig, seeds: list[int] | int, device=None) -> Trainer:
     """The batched trainer of ``seeds`` (a count K, meaning seeds 0..K-1, or a list), not started."""
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    return Trainer(x, seed_members(config, seed_list))
+    return Trainer(x, seed_members(config, seed_list), device=device)
 
 
 def compare_seeds(trainer: Trainer, tokens: list[str], references: list[ReferenceFeature]) -> StabilityResult:

@@ -60,14 +60,15 @@ def sweep_members(base: TrainConfig, hidden_dims: list[int], knob_values: list, 
 
 
 def sweep(x, base: TrainConfig, hidden_dims: list[int], knob_values: list, seeds: list[int] = (0,),
-          on_step=None, every: int = 0, stop=None) -> SweepResult:
+          on_step=None, every: int = 0, stop=None, device=None) -> SweepResult:
     """Train every grid point at once and tabulate its metrics."""
-    return sweep_result(sweep_trainer(x, base, hidden_dims, knob_values, seeds).fit(on_step, every, stop))
+    return sweep_result(sweep_trainer(x, base, hidden_dims, knob_values, seeds, device).fit(on_step, every, stop))
 
 
-def sweep_trainer(x, base: TrainConfig, hidden_dims: list[int], knob_values: list, seeds: list[int] = (0,)) -> Trainer:
-    """The batched trainer of the whole grid, not started."""
-    return Trainer(x, sweep_members(base, list(hidden_dims), list(knob_values), list(seeds)))
+def sweep_trainer(x, base: TrainConfig, hidden_dims: list[int], knob_values: list, seeds: list[int] = (0,),
+                  device=None) -> Trainer:
+    """The batched trainer of the whole grid, not started (``device``: see ``sae_core.device``)."""
+    return Trainer(x, sweep_members(base, list(hidden_dims), list(knob_values), list(seeds)), device=device)
 
 
 def sweep_result(trainer: Trainer) -> SweepResult:

@@ -24,6 +24,7 @@ from torch import Tensor
 from . import limits
 from .architectures import ARCHITECTURES, OPTIONS, get_architecture
 from .architectures.base import SAE
+from .device import resolve_device
 from .errors import ConfigError
 from .metrics import Metrics, evaluate, feature_density
 from .optim import Adam
@@ -243,9 +244,12 @@ class Trainer:
     options, e.g. its sparsity knob) at once."""
 
     def __init__(self, x, members: list[TrainConfig] | TrainConfig,
-                 batches: Callable[[int], Tensor] | None = None):
+                 batches: Callable[[int], Tensor] | None = None, device: str | torch.device | None = None):
         """``batches``: streamed data, step i trains on ``batches(i)`` (shape (n, D)) instead of x;
-        x then only sets the dimensions and the data-dependent initialisation."""
+        x then only sets the dimensions and the data-dependent initialisation. ``device``: where
+        the arithmetic runs (``sae_core.device``: cpu, cuda, mps, auto; default cpu); the model
+        starts from the same draws on the CPU and results come back to the CPU."""
+        self.device = resolve_device(device)
         members = [members] if isinstance(members, TrainConfig) else list(members)
         if not members:
             raise ConfigError("nothing to train: no configurations given")
@@ -277,6 +281,8 @@ class Trainer:
             **{o.name: [getattr(m, o.name) for m in members] if o.per_member else getattr(first, o.name)
                for o in arch.options},
         )
+        self.model.to(self.device)
+        self.x_ND = self.x_ND.to(self.device)
         self._initialise()
         self.optimizer = Adam(dict(self.model.named_parameters()), lr=first.lr)
         self.epoch = 0
@@ -309,12 +315,12 @@ class Trainer:
         n, batch = self.x_ND.shape[0], self.config.batch_size
         seen_ND = self.x_ND  # what dead-feature tracking looks at
         if self.batches is not None:  # streamed: a fresh batch every step
-            seen_ND = self.batches(self.epoch)
+            seen_ND = self.batches(self.epoch).to(self.device)
             losses = self._update(seen_ND)
         elif batch >= n:
             losses = self._update(self.x_ND)
         else:
-            order = torch.randperm(n, generator=self._order)
+            order = torch.randperm(n, generator=self._order).to(self.device)
             losses = sum(self._update(self.x_ND[order[i : i + batch]]) * min(batch, n - i)
                          for i in range(0, n, batch)) / n
         if self.config.resample_dead_every:
@@ -391,7 +397,7 @@ class Trainer:
         if not self._history:
             return pd.DataFrame(columns=columns)
         epochs = [e for e, _ in self._history]
-        losses = torch.stack([l[:, member] for _, l in self._history]).double().numpy()
+        losses = torch.stack([l[:, member] for _, l in self._history]).double().cpu().numpy()
         return pd.DataFrame({"epoch": epochs, **{name: losses[:, i] for i, name in enumerate(columns[1:])}})
 
     @torch.no_grad()
@@ -399,7 +405,7 @@ class Trainer:
         """One result per member, with what was learned up to now (also after a stop)."""
         model, x = self.model, self.x_ND
         metrics = evaluate(model, x)
-        f_SNH = model.encode(x)
+        f_SNH = model.encode(x).cpu()
         density_SH = feature_density(f_SNH)
         out = []
         for s, cfg in enumerate(self.members):
@@ -461,15 +467,15 @@ def as_matrix(x) -> Tensor:
 
 
 def train(x, config: TrainConfig | None = None, on_step: Callable[[StepLog], None] | None = None,
-          every: int = 0, stop=None) -> TrainResult:
+          every: int = 0, stop=None, device: str | torch.device | None = None) -> TrainResult:
     """Train one SAE on x (tokens x dims) and return what it learned."""
-    return Trainer(x, config or TrainConfig()).fit(on_step, every, stop).result()
+    return Trainer(x, config or TrainConfig(), device=device).fit(on_step, every, stop).result()
 
 
 def train_seeds(x, config: TrainConfig, seeds: list[int], on_step=None, every: int = 0,
-                stop=None) -> list[TrainResult]:
+                stop=None, device: str | torch.device | None = None) -> list[TrainResult]:
     """Train the same configuration under several seeds at once (one batched model)."""
-    return Trainer(x, seed_members(config, seeds)).fit(on_step, every, stop).results()
+    return Trainer(x, seed_members(config, seeds), device=device).fit(on_step, every, stop).results()
 
 
 def seed_members(config: TrainConfig, seeds: list[int]) -> list[TrainConfig]:

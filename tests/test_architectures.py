@@ -16,12 +16,14 @@ from sae_core.errors import ConfigError
 from sae_core.saelens_format import load_saelens_zip, result_zip
 from sae_core.training import TrainConfig, Trainer, history_columns, train, train_seeds
 
-KEYS = ["standard", "topk", "batchtopk", "jumprelu"]
+KEYS = ["standard", "topk", "batchtopk", "jumprelu", "matryoshka"]
 OPTIONS = {"standard": {}, "topk": {"k": 2, "auxk_weight": 0.0}, "batchtopk": {"k": 2, "auxk_weight": 0.0},
-           "jumprelu": {"jumprelu_threshold": 0.05, "jumprelu_bandwidth": 0.2}}
+           "jumprelu": {"jumprelu_threshold": 0.05, "jumprelu_bandwidth": 0.2},
+           "matryoshka": {"k": 2, "auxk_weight": 0.0, "matryoshka_levels": 3}}
+BATCHTOPK = ("batchtopk", "matryoshka")  # a batch's k x N in training, a learned threshold at inference
 
 
-def test_the_registry_holds_the_four_architectures_and_refuses_duplicates():
+def test_the_registry_holds_the_five_architectures_and_refuses_duplicates():
     assert sorted(ARCHITECTURES) == sorted(KEYS)
     for key, cls in ARCHITECTURES.items():
         assert cls.key == key and issubclass(cls, SAE) and cls.label
@@ -38,6 +40,7 @@ def test_settings_name_the_fields_each_architecture_reads():
     assert get_architecture("topk").settings() == ("k", "auxk_weight")
     assert get_architecture("batchtopk").settings() == ("k", "auxk_weight")
     assert get_architecture("jumprelu").settings() == ("sparsity_weight", "jumprelu_threshold", "jumprelu_bandwidth")
+    assert get_architecture("matryoshka").settings() == ("k", "auxk_weight", "matryoshka_levels")
 
 
 def model_and_x(key: str, hidden=(5,), seeds=(0,), weight=0.1, dtype=torch.float64):
@@ -67,14 +70,17 @@ def reference(key: str, p: dict, x: np.ndarray, weight: float, training: bool):
                 f[n, j] = max(pre[n, j], 0.0) if j in top else 0.0
             elif key == "jumprelu":
                 f[n, j] = pre[n, j] if pre[n, j] > p["threshold"][j] else 0.0
-            elif key == "batchtopk" and not training:
+            elif key in BATCHTOPK and not training:
                 f[n, j] = pre[n, j] if pre[n, j] > p["threshold"] else 0.0
-    if key == "batchtopk" and training:
+    if key in BATCHTOPK and training:
         relu = np.maximum(pre, 0)
         cut = np.sort(relu.ravel())[::-1][OPTIONS[key]["k"] * len(x) - 1]
         f = np.where(relu >= cut, relu, 0.0)
     mse = np.mean((f @ p["W_dec"] + p["b_dec"] - x) ** 2)
     losses = {"mse": mse}
+    if key == "matryoshka":  # prefixes of H // 4, H // 2 features (3 levels), each with b_dec
+        widths = sorted({w for w in (len(f[0]) // 4, len(f[0]) // 2) if 0 < w < len(f[0])})
+        losses["inner_mse"] = sum(np.mean((f[:, :w] @ p["W_dec"][:w] + p["b_dec"] - x) ** 2) for w in widths)
     if key == "standard":
         losses["sparsity"] = weight * np.mean(np.abs(f))
     elif key == "jumprelu":
@@ -87,7 +93,7 @@ def reference(key: str, p: dict, x: np.ndarray, weight: float, training: bool):
 @pytest.mark.parametrize("key", KEYS)
 def test_encode_and_losses_match_the_reference(key):
     model, x = model_and_x(key)
-    if key == "batchtopk":
+    if key in BATCHTOPK:
         with torch.no_grad():
             model.threshold.fill_(0.05)
     p = numpy_params(model)
@@ -137,7 +143,7 @@ def forward_backward_against_autograd(model, x) -> dict:
     return returned
 
 
-@pytest.mark.parametrize("key, dead", [(key, False) for key in KEYS] + [("topk", True), ("batchtopk", True)])
+@pytest.mark.parametrize("key, dead", [(key, False) for key in KEYS] + [(key, True) for key in ("topk", *BATCHTOPK)])
 def test_forward_backward_equals_autograd_of_the_losses(key, dead):
     """Autograd by default; TopK's hand-written gradients too, and its AuxK fallback (dead features)."""
     model, x = model_and_x(key, hidden=(3, 5), seeds=(0, 1))
@@ -147,7 +153,7 @@ def test_forward_backward_equals_autograd_of_the_losses(key, dead):
     returned = forward_backward_against_autograd(model, x)
     if dead:
         assert (returned["auxk"] > 0).all()
-    elif key in ("topk", "batchtopk"):  # the step counted which features fired
+    elif key in ("topk", *BATCHTOPK):  # the step counted which features fired
         with torch.no_grad():
             fired = (model.activate(model.pre_activations(x)) > 0).any(dim=1)
         assert fired.any() and not fired.all()
@@ -237,24 +243,25 @@ def test_auxk_counts_updates_since_a_feature_fired():
     assert model.dead().all()
 
 
-def test_batchtopk_keeps_k_per_token_on_average_and_learns_a_threshold(seed_x):
-    model, x = model_and_x("batchtopk", hidden=(5,))
+@pytest.mark.parametrize("key", BATCHTOPK)
+def test_batchtopk_keeps_k_per_token_on_average_and_learns_a_threshold(seed_x, key):
+    model, x = model_and_x(key, hidden=(5,))
     expected = 0.0  # the threshold starts at 0, then moves 1% of the way to each batch's smallest kept value
     for scale in (1.0, 3.0, 0.5):  # batches with different smallest kept values
         batch = x * scale
         with torch.no_grad():
             acts = model.activate(model.pre_activations(batch))
-        assert int((acts > 0).sum()) == OPTIONS["batchtopk"]["k"] * x.shape[0]
+        assert int((acts > 0).sum()) == OPTIONS[key]["k"] * x.shape[0]
         kept_min = float(acts[acts > 0].min())
         expected = 0.99 * expected + 0.01 * kept_min  # SAELens' topk_threshold_lr = 0.01, written out
         model.forward_backward(batch)
         assert float(model.threshold[0]) == pytest.approx(expected, rel=1e-12)
-    result = train(seed_x, TrainConfig(architecture="batchtopk", k=2, epochs=600, lr=0.01))
+    result = train(seed_x, TrainConfig(architecture=key, k=2, epochs=600, lr=0.01))
     assert result.model.threshold[0] > 0
     assert 1.0 <= result.metrics.l0 <= 3.0  # inference through the threshold keeps about k per token
 
 
-@pytest.mark.parametrize("key", ["topk", "batchtopk"])
+@pytest.mark.parametrize("key", ["topk", *BATCHTOPK])
 def test_k_above_the_hidden_size_is_refused(key):
     message = str(pytest.raises(ConfigError, TrainConfig(architecture=key, hidden_dim=4, k=5).validate).value)
     assert message == "k must be at most the hidden size (4), got 5"
@@ -283,7 +290,7 @@ def test_save_and_load_keeps_every_tensor(seed_x, key):
     saved, loaded = result.model.saved_tensors(), model.saved_tensors()
     assert set(saved) == set(loaded) and set(saved) == set(type(model).HIDDEN_AXIS)
     for name in saved:
-        if key == "batchtopk" and name == "threshold":  # saved per feature, loaded back as the float32 mean
+        if key in BATCHTOPK and name == "threshold":  # saved per feature, loaded back as the float32 mean
             torch.testing.assert_close(loaded[name], saved[name], rtol=1e-6, atol=0)
         else:
             assert torch.equal(saved[name], loaded[name]), name
@@ -293,7 +300,8 @@ def test_save_and_load_keeps_every_tensor(seed_x, key):
 
 # ---- SAELens: what sae-lens 6.54.12 loads from our folders -------------------------------------
 
-SAELENS_CLASS = {"standard": "StandardSAE", "topk": "TopKSAE", "batchtopk": "JumpReLUSAE", "jumprelu": "JumpReLUSAE"}
+SAELENS_CLASS = {"standard": "StandardSAE", "topk": "TopKSAE", "batchtopk": "JumpReLUSAE", "jumprelu": "JumpReLUSAE",
+                 "matryoshka": "JumpReLUSAE"}
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -323,7 +331,7 @@ def test_saelens_round_trip_within_1e_5(seed_x, tmp_path, key):
     back, _ = load_saelens(folder)
     assert type(back) is type(model)
     for name, tensor in model.saved_tensors().items():
-        if name != "threshold" or key != "batchtopk":
+        if name != "threshold" or key not in BATCHTOPK:
             assert torch.equal(back.saved_tensors()[name], tensor), name
     with torch.no_grad():
         assert torch.equal(back.encode(x), model.encode(x))

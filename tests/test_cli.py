@@ -174,7 +174,7 @@ BAD_ARGS = [
     (["train"], "python -m sae_core train: the following arguments are required: table"),
     ([], "python -m sae_core: the following arguments are required: command"),
     (["fly", SEED], "python -m sae_core: argument command: invalid choice: 'fly' (choose from 'train', 'encode', "
-                    "'stability', 'sweep', 'synth', 'extract')"),
+                    "'stability', 'sweep', 'synth', 'extract', 'handoff')"),
     (["stability", SEED, "--seeds", "0"], "--seeds: number of seeds must be a whole number from 1 to 64 (got 0)"),
     (["stability", SEED, "--seeds", "65"], "--seeds: number of seeds must be a whole number from 1 to 64 (got 65)"),
     (["stability", SEED, "--seed", "3"], "python -m sae_core: unrecognized arguments: --seed 3"),  # --first-seed
@@ -439,7 +439,7 @@ def subcommands(parser) -> dict:
 def test_every_argument_of_every_command_has_help():
     parser = build_parser()
     commands = subcommands(parser)
-    assert set(commands) == {"train", "encode", "stability", "sweep", "synth", "extract"}
+    assert set(commands) == {"train", "encode", "stability", "sweep", "synth", "extract", "handoff"}
     for name, command in commands.items():
         for action in command._actions:
             assert action.help and action.help.strip(), f"{name}: {action.option_strings or action.dest} has no help"

@@ -121,6 +121,10 @@ def test_random_dataframes_validate_or_raise_table_error(n_rows, columns, data):
 
 # ---- model files: the app's uploader and a SAELens folder --------------------------------------
 
+# Mutations of a valid model: derandomized (as in test_fuzz_targeted.py), so the per-check counts
+# asserted below are the same on every run.
+MUTATIONS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                     derandomize=True)
 UPLOAD_NAME = "upload.zip"
 UPLOAD_TABLE = np.array([[0.1, 0.2, 0.3], [0.3, 0.1, 0.0], [0.5, 0.5, 0.5]], dtype=np.float32)
 MODEL_FILES = ("cfg.json", "sae_weights.safetensors")
@@ -253,7 +257,7 @@ def test_mutated_model_zips_upload_or_raise_one_line_errors(model_zip):
     valid = zip_members(model_zip)
     assert set(valid) == set(MODEL_FILES)
 
-    @FUZZ
+    @MUTATIONS
     @given(st.data())
     def case(data):
         how = data.draw(st.sampled_from(["flip", "cut", "files", "files", "files"]))
@@ -270,7 +274,7 @@ def test_mutated_model_zips_upload_or_raise_one_line_errors(model_zip):
 
     case()
     print(f"\nmutated model zips, by the check that stopped them: {dict(stages)}")
-    assert sum(stages.values()) >= 200
+    assert sum(stages.values()) >= 150
     assert min(stages["container"], stages["cfg"], stages["weights"], stages["loaded"]) >= 10, dict(stages)
 
 
@@ -281,7 +285,7 @@ def test_mutated_model_folders_load_or_raise_one_line_errors(model_zip, tmp_path
     folder = tmp_path_factory.mktemp("fuzz") / "sae"
     folder.mkdir()
 
-    @FUZZ
+    @MUTATIONS
     @given(st.data())
     def case(data):
         files = mutated_files(valid, data)
@@ -293,7 +297,7 @@ def test_mutated_model_folders_load_or_raise_one_line_errors(model_zip, tmp_path
 
     case()
     print(f"\nmutated model folders, by the check that stopped them: {dict(stages)}")
-    assert sum(stages.values()) >= 200
+    assert sum(stages.values()) >= 150
     assert min(stages["container"], stages["cfg"], stages["weights"], stages["loaded"]) >= 10, dict(stages)
 
 

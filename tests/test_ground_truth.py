@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from sae_core.architectures import ARCHITECTURES
 from sae_core.errors import ConfigError
 from sae_core.ground_truth.lab import (LAB_BATCH_SIZE, GroundTruthLab, LabSettings, lab_config, matched_order,
                                    recovery_point)
@@ -97,6 +98,28 @@ def test_a_stop_event_ends_the_run_early():
     stop.set()
     result = GroundTruthLab(DATA, [lab_config("topk", DATA)], seconds=5.0).run(stop=stop).result()
     assert result.runs[0].steps == 1 and result.runs[0].stopped
+
+
+def test_the_lab_offers_the_trainers_stoppable_protocol():
+    """fit(on_step, every, stop), epoch and finished: what the app's one Stop drives (sae_core.stoppable)."""
+    from sae_core.stoppable import StoppableRun, progress_every, progress_text
+    configs = [lab_config("standard", DATA), lab_config("topk", DATA)]
+    lab = GroundTruthLab(DATA, configs, seconds=0.5)
+    assert isinstance(lab, StoppableRun) and isinstance(Trainer(DATA.batch(0, 8), configs[0]), StoppableRun)
+    assert lab.epoch == 0 and not lab.finished and progress_every(lab) == 1
+    logs = []
+    lab.fit(on_step=logs.append, every=2,  # as if Stop came at TopK's 10th step
+            stop=lambda: lab.trainer is not None and lab.trainer.config.architecture == "topk"
+            and lab.trainer.epoch >= 10)
+    runs = lab.result().runs
+    assert not lab.finished and [run.stopped for run in runs] == [False, True]
+    assert lab.epoch == runs[0].steps + 10
+    fractions = [log.fraction for log in logs]
+    assert len(logs) >= 5 and fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] < 1
+    assert progress_text(logs[0]).startswith(f"{ARCHITECTURES['standard'].label}: ")
+    assert all(" of 0.5 s, MMCS " in progress_text(log) for log in logs)
+    finished = GroundTruthLab(DATA, [lab_config("standard", DATA, epochs=30)], seconds=60.0).fit()
+    assert finished.finished and finished.epoch == 30
 
 
 def test_matched_order_puts_partners_on_the_diagonal():

@@ -67,4 +67,5 @@ def test_a_model_for_other_dimensions_is_refused():
 def test_downloads_after_training():
     at = click(start_app(TRAIN_PAGE), "Train")
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Download model", "Download feature activations (CSV)"]
+    assert labels == ["Download model", "Download feature activations (CSV)",
+                                                       "Scale this up with SAELens"]

@@ -67,6 +67,19 @@ def test_settings_survive_a_visit_to_another_page(trained):
     assert not at.exception
 
 
+def test_the_pages_choices_travel_in_the_link_apart_from_the_train_pages(trained):
+    from sae_core.training import RECOMMENDED
+    query = dict(trained.query_params)
+    assert query["real_source"] == "Paste text" and query["real_hidden_dim"] == "32" and query["real_k"] == "4"
+    assert "real_text" not in query  # pasted text stays out of links
+    assert query["hidden_dim"] == str(RECOMMENDED.hidden_dim)  # the Train page's own setting, untouched
+    at = start_app(PAGE, query=query)
+    assert at.radio(key="real_source").value == "Paste text" and at.text_area(key="real_text").value == ""
+    settings = at.session_state["settings"]
+    assert (settings["real_hidden_dim"], settings["real_epochs"], settings["real_k"]) == (32, 30, 4)
+    assert settings["hidden_dim"] == RECOMMENDED.hidden_dim
+
+
 def test_bad_upload_of_a_table_keeps_the_current_one(trained):
     at = trained
     before = at.session_state.real_extraction

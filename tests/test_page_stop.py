@@ -1,8 +1,9 @@
-"""AppTest: Stop on the Stability and Sweep pages keeps what was learned so far, as on Train.
+"""AppTest: Stop on the Stability, Sweep and Superposition pages keeps what was learned so far, as on Train.
 
 A click on Stop reruns the script while the run's trainer sits in the session; the test
-puts there what such a click leaves (a trainer stopped mid-way and the page's keep
-function) and checks what the next run shows.
+puts there what such a click leaves (a run stopped mid-way and the page's keep
+function) and checks what the next run shows. (AppTest cannot click during a run: the real
+click is in tests/browser/test_stop.py.)
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from apptest_helpers import start_app
+from apptest_helpers import DATA_PAGE, start_app
 
-from app_ui.runs import keep_stability, keep_sweep
+from app_ui.runs import LAB_STOPPED, keep_lab, keep_stability, keep_sweep
+from sae_core.ground_truth.lab import LabSettings
 from sae_core.stability import seeds_trainer
 from sae_core.sweep import sweep_trainer
 from sae_core.table import tokens_of, values_of
@@ -22,6 +24,10 @@ from sae_core.training import RECOMMENDED
 def interrupted(at, trainer, keep, stop_at: int):
     trainer.fit(stop=lambda: trainer.epoch >= stop_at)
     assert trainer.epoch == stop_at
+    return settled(at, trainer, keep)
+
+
+def settled(at, trainer, keep):
     at.session_state["trainer"] = trainer
     at.session_state["trainer_keep"] = keep
     at.run()
@@ -57,3 +63,20 @@ def test_sweep_stop_keeps_the_grid_learned_so_far_and_a_finished_run_has_no_noti
     interrupted(at, finished, partial(keep_sweep, tokens=tokens_of(table)), 30)
     assert len(at.session_state["sweep"].table) == 1
     assert not any(w.value.startswith("Stopped at epoch") for w in at.warning)
+
+
+def test_a_stopped_superposition_lab_is_kept_even_while_another_page_is_shown():
+    """The lab runs through the one stoppable-run path: its Stop is settled on every rerun, on any page."""
+    at = start_app(DATA_PAGE)
+    lab = LabSettings(architectures=("standard", "topk"), seconds=1.0).lab()
+    lab.fit(stop=lambda: lab.trainer is not None and lab.trainer.config.architecture == "topk"
+            and lab.trainer.epoch >= 20)  # as if Stop came while TopK trained
+    assert not lab.finished and lab.epoch > 20
+    settled(at, lab, keep_lab)
+    result = at.session_state["lab_result"]
+    assert [run.architecture for run in result.runs] == ["standard", "topk"]
+    assert not result.runs[0].stopped and result.runs[1].stopped and result.runs[1].steps == 20
+    assert at.session_state["lab_notice"] == LAB_STOPPED
+    at.switch_page("app_pages/superposition.py").run()
+    assert LAB_STOPPED in [w.value for w in at.warning]
+    assert at.table[0].value["Model"].tolist()[:2] == [run.label for run in result.runs]

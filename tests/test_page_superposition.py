@@ -22,6 +22,7 @@ def test_guard_then_two_architectures_on_the_toy_model():
     result = at.session_state["lab_result"]
     assert [run.architecture for run in result.runs] == ["standard", "topk"]
     assert all(0.4 < run.seconds < 2.0 and run.steps > 0 for run in result.runs)
+    assert not at.warning and "trainer" not in at.session_state  # a finished run: no "Stopped early"
     table = at.table[0].value
     assert table["Model"].tolist() == [ARCHITECTURES["standard"].label, ARCHITECTURES["topk"].label,
                                        "chance (random directions)"]
@@ -71,3 +72,15 @@ def test_bad_settings_say_why_and_keep_the_last_result():
     at.multiselect(key="lab_architectures").set_value([]).run()
     click(at, "Train")
     assert [e.value for e in at.error] == ["Cannot train: choose at least one architecture"]
+
+
+def test_a_link_opens_the_page_with_its_choices_and_bad_ones_fall_back():
+    at = start_app(PAGE, query={"lab_generator": "sparse", "lab_features": "48", "lab_dims": "1",
+                                "lab_architectures": "batchtopk", "lab_seconds": "0.5"})
+    assert at.radio(key="lab_generator").value == "sparse"
+    assert at.number_input(key="lab_features").value == 48
+    assert at.number_input(key="lab_dims").value == LabSettings.dims  # 1 is below the range: the default
+    assert at.multiselect(key="lab_architectures").value == ["batchtopk"]
+    assert at.query_params["lab_features"] == "48" and "lab_dims" not in at.query_params
+    at.switch_page("app_pages/train.py").run()  # another page: the choices stay in the settings and the link
+    assert at.query_params["lab_architectures"] == "batchtopk"

@@ -98,7 +98,8 @@ def test_train_shows_metrics_loss_chart_and_keeps_the_model():
     assert shown["Dead features"] == f"{m.dead_features} of {RECOMMENDED.hidden_dim}"
     assert len(at.get("vega_lite_chart")) == 1  # the loss chart
     assert any(c.value.startswith(f"{EPOCHS:,} epochs in ") for c in at.caption)
-    assert [b.label for b in at.get("download_button")] == ["Download model", "Download feature activations (CSV)"]
+    assert [b.label for b in at.get("download_button")] == ["Download model", "Download feature activations (CSV)",
+                                                       "Scale this up with SAELens"]
     assert any(link.label.startswith("Next: see the features") for link in at.get("page_link"))
     assert not at.error and not warnings(at)
     assert at.session_state["result_tokens"][0] == "cat"

@@ -438,6 +438,18 @@ def test_a_bad_playground_config(good_zip, stored, expected):
     assert upload_refusal(zip_of(cfg, tensors)).startswith(expected)
 
 
+@pytest.mark.parametrize("where, key, value, expected", [  # found by test_fuzz.py: these raised TypeError
+    ("cfg", "dtype", [], "cfg.json field 'dtype' must be one of float32, float64, float16, bfloat16 (got [])"),
+    ("cfg", "dtype", {"a": 1}, "cfg.json field 'dtype' must be one of float32, float64, float16, bfloat16"),
+    ("playground_config", "architecture", [], "bad playground_config in metadata ("),
+    ("playground_config", "architecture", {"x": 1}, "bad playground_config in metadata ("),
+])
+def test_unhashable_json_values_are_refused_in_one_line(good_zip, where, key, value, expected):
+    cfg, tensors = zip_parts(good_zip)
+    (cfg if where == "cfg" else cfg["metadata"]["playground_config"])[key] = value
+    assert upload_refusal(zip_of(cfg, tensors)).startswith(expected)
+
+
 def test_dimension_names_missing_or_not_matching_d_in(good_zip):
     cfg, tensors = zip_parts(good_zip)
     del cfg["metadata"]["dimension_names"]
@@ -460,8 +472,6 @@ def test_the_upload_size_limit_is_exact(good_zip, monkeypatch):
     load_saelens_zip(good_zip)  # exactly at the limit is fine
 
 
-@pytest.mark.xfail(strict=True, reason="from_saelens builds the model with sparsity weight 0 and the "
-                   "architecture's default options, not the stored playground_config (the first zip format kept them)")
 def test_a_loaded_model_keeps_the_decoder_norm_penalty_in_its_loss():
     x = np.array([[0.1, 0.9, 0.3], [0.8, 0.1, 0.2], [0.4, 0.4, 0.9]], dtype=np.float32)
     result = train(x, TrainConfig(**{**RECOMMENDED.to_dict(), "hidden_dim": 5, "epochs": 30}))

@@ -122,3 +122,31 @@ def test_stop_or_a_widget_change_ends_the_thread_and_keeps_one_consistent_snapsh
     np.testing.assert_allclose(result.feature_activations, again, rtol=1e-5, atol=1e-6)
     assert f"Stopped at epoch {result.epochs_done:,} of {limits.MAX_EPOCHS:,}" in at.warning[0].value
     assert "trainer" not in at.session_state and "trainer_events" not in at.session_state
+
+
+# ---- session keys named once ----------------------------------------------------------------
+
+
+def test_session_keys_that_are_not_settings_are_named_once_in_app_ui_keys():
+    import re
+    from pathlib import Path
+
+    from app_ui import keys
+    from sae_core.sweep import grid_settings
+
+    names = {value for name, value in vars(keys).items() if name.isupper()}
+    assert len(names) == len([name for name in vars(keys) if name.isupper()])  # no key named twice
+    settings = set(AppState().to_settings()) | set(grid_settings())
+    assert not names & settings  # a key is a setting or not, never both
+    root = Path(__file__).resolve().parents[1]
+    bare = re.compile(r"""st\.session_state(?:\.(?:get|pop|setdefault)\(|\[)\s*["']([^"']+)["']"""
+                      r"""|st\.session_state\.(?!get\b|pop\b|setdefault\b|update\b)([a-z_]+)""")
+    spelled = []
+    for path in [root / "streamlit_app.py", *sorted((root / "app_ui").glob("*.py")),
+                 *sorted((root / "app_pages").glob("*.py"))]:
+        for line_no, line in enumerate(path.read_text().splitlines(), 1):
+            for match in bare.finditer(line.split("#")[0]):
+                name = match.group(1) or match.group(2)
+                if name not in settings:
+                    spelled.append(f"{path.name}:{line_no}: {name}")
+    assert not spelled, "session keys spelled out instead of app_ui.keys: " + ", ".join(spelled)

@@ -9,10 +9,33 @@ import pandas as pd
 import pytest
 
 from sae_core import limits
+from sae_core.architectures import ARCHITECTURES
 from sae_core.features import ReferenceFeature
-from sae_core.state import (CONCEPTS_PARAM, TABLE_PARAM, AppState, PageChoices, carries_settings, concepts_from_param,
-                            link_query, table_from_param)
-from sae_core.training import RECOMMENDED
+from sae_core.ground_truth.lab import LAB_OPTIONS, LabSettings
+from sae_core.options import Option
+from sae_core.state import (CONCEPTS_PARAM, LAB_FIELDS, REAL_LINK_FIELDS, REAL_PREFIX, TABLE_PARAM, AppState,
+                            PageChoices, RealChoices, carries_settings, concepts_from_param, link_query,
+                            table_from_param)
+from sae_core.training import REAL_TABLE, RECOMMENDED, TrainConfig, all_settings
+
+
+def other_value(option: Option, value):
+    """A valid value of ``option`` that is not ``value``: a bool flipped, another registered architecture,
+    a number inside [low, high] (one step away for whole numbers, half way to an end for others)."""
+    if option.name == "architecture":
+        return next(name for name in ARCHITECTURES if name != value)
+    if option.kind is bool:
+        return not value
+    if option.kind is int:
+        return value + 1 if value + 1 <= option.high else value - 1
+    if option.kind is float:
+        return (value + option.high) / 2 if value < option.high else (value + option.low) / 2
+    return value + "x"
+
+
+def every_setting_changed(base: TrainConfig) -> TrainConfig:
+    config = TrainConfig(**{name: other_value(option, getattr(base, name)) for name, option in all_settings().items()})
+    return config.validate()
 
 
 def test_round_trip_keeps_every_setting():
@@ -22,6 +45,61 @@ def test_round_trip_keeps_every_setting():
     query = state.to_query()
     assert query["seed"] == "123456" and query["unit_norm_decoder"] == "1" and query["tied_init"] == "0"
     assert AppState.from_query(query) == state
+
+
+def test_round_trip_restores_every_declared_setting_set_away_from_its_default():
+    """Every setting ``all_settings()`` declares (an architecture's new option included), on the Train
+    page and on the Real model page (``real_`` keys), each at a value other than the default."""
+    config, real_config = every_setting_changed(RECOMMENDED), every_setting_changed(REAL_TABLE)
+    state = AppState(config=config, real=replace(RealChoices(), config=real_config))
+    back = AppState.from_query(state.to_query())
+    for name in all_settings():
+        assert getattr(config, name) != getattr(RECOMMENDED, name), name  # the test sets it
+        assert getattr(back.config, name) == getattr(config, name), name
+        assert getattr(real_config, name) != getattr(REAL_TABLE, name), name
+        assert getattr(back.real.config, name) == getattr(real_config, name), REAL_PREFIX + name
+    assert back == state
+
+
+def test_the_superposition_and_real_model_choices_round_trip_field_by_field():
+    lab = LabSettings(**{name: other_value(option, getattr(LabSettings, name)) for name, option in LAB_OPTIONS.items()},
+                      generator="sparse", architectures=("jumprelu", "standard"))
+    real = RealChoices(source="Paste text", corpus="stdlib_docstrings", layer=5, mode="words", max_tokens=1234,
+                       query="robot", feature=17, text="a long pasted text")
+    query = AppState(lab=lab, real=real).to_query()
+    assert query["lab_architectures"] == "jumprelu,standard" and query["real_max_tokens"] == "1234"
+    assert "real_text" not in query  # large free text stays out of links
+    back = AppState.from_query(query)
+    for name in LAB_FIELDS:
+        assert getattr(lab, name) != getattr(LabSettings(), name), name
+        assert getattr(back.lab, name) == getattr(lab, name), name
+    for name in REAL_LINK_FIELDS:
+        assert getattr(real, name) != getattr(RealChoices(), name), name
+        assert getattr(back.real, name) == getattr(real, name), name
+    assert back.real.text == ""
+    # the Real model page's training settings never touch the Train page's
+    assert back.config == RECOMMENDED and AppState.from_query({"real_hidden_dim": "64"}).config == RECOMMENDED
+    assert AppState.from_query({"hidden_dim": "64"}).real.config == REAL_TABLE
+
+
+def test_bad_superposition_and_real_model_values_fall_back_one_by_one():
+    state = AppState.from_query({
+        "lab_generator": "gaussian", "lab_dims": "1", "lab_features": "32", "lab_sparsity": "nan",
+        "lab_architectures": "topk,gated", "lab_seconds": "0.5", "real_source": "Webcam", "real_layer": "7",
+        "real_mode": "words", "real_max_tokens": "-5", "real_feature": "x", "real_k": "100000", "real_lr": "0.02",
+        "real_query": "w" * (limits.MAX_TOKEN_CHARS + 1)})
+    assert state.lab == LabSettings(features=32, seconds=0.5)
+    assert state.real == RealChoices(mode="words", config=replace(REAL_TABLE, lr=0.02))
+
+
+def test_the_app_settings_dict_holds_every_choice_under_one_name():
+    state = AppState(config=every_setting_changed(RECOMMENDED), presenter=True, choices=PageChoices(feature=3),
+                     lab=LabSettings(generator="sparse", architectures=("topk",)),
+                     real=RealChoices(text="pasted", config=every_setting_changed(REAL_TABLE)))
+    settings = state.to_settings()
+    assert settings["lab_architectures"] == ["topk"]  # a multiselect's value
+    assert settings["real_text"] == "pasted" and settings["hidden_dim"] != settings["real_hidden_dim"]
+    assert AppState.from_settings(settings) == state
 
 
 def test_empty_query_gives_the_recommended_defaults():

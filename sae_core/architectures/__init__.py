@@ -12,6 +12,7 @@ from ..options import Option, same_declaration
 from .base import SAE
 from .batchtopk import BatchTopKSAE
 from .jumprelu import JumpReLUSAE
+from .matryoshka import MatryoshkaSAE
 from .standard import StandardSAE
 from .topk import TopKSAE
 
@@ -60,3 +61,4 @@ register(StandardSAE)
 register(TopKSAE)
 register(BatchTopKSAE)
 register(JumpReLUSAE)
+register(MatryoshkaSAE)

@@ -185,8 +185,9 @@ class SAE(nn.Module):
 
     @torch.no_grad()
     def decoder_directions(self, s: int = 0) -> Tensor:
-        """Member s's decoder rows (each feature's direction in activation space), padding removed, (H, D)."""
-        return self.W_dec[s, : self.hidden_dims[s]].detach()
+        """Member s's decoder rows (each feature's direction in activation space), padding removed, (H, D),
+        on the CPU (a copy only when the model is on another device)."""
+        return self.W_dec[s, : self.hidden_dims[s]].detach().cpu()
 
     # ---- saving, one member ---------------------------------------------------------------
 
@@ -248,10 +249,11 @@ class SAE(nn.Module):
         return {o.name: o.kind(cfg[o.saelens]) for o in cls.options if o.saelens and o.saelens in cfg}
 
     @classmethod
-    def from_saelens(cls, cfg: dict, tensors: dict[str, Tensor]) -> "SAE":
-        """A one-member model from SAELens cfg and tensors."""
+    def from_saelens(cls, cfg: dict, tensors: dict[str, Tensor], options: dict[str, Any] | None = None) -> "SAE":
+        """A one-member model from SAELens cfg and tensors; ``options`` (the playground's own saved
+        settings, where the file has them) over what cfg.json says."""
         d_in, d_sae = tensors["W_enc"].shape
-        model = cls(int(d_in), [int(d_sae)], [0], **cls.options_from_saelens(cfg))
+        model = cls(int(d_in), [int(d_sae)], [0], **{**cls.options_from_saelens(cfg), **(options or {})})
         model.load_saelens_tensors(tensors)
         return model
 

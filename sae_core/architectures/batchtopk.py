@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .topk import TopKSAE
+from .topk import K, TopKSAE
 
 THRESHOLD_LR = 0.01  # SAELens' topk_threshold_lr
 
@@ -25,6 +25,13 @@ class BatchTopKSAE(TopKSAE):
                "more features than easy ones; after training, a learned threshold does the choosing.")
     saelens_architecture = "jumprelu"  # what SAELens saves (and loads) a trained BatchTopK SAE as
     HIDDEN_AXIS = {**TopKSAE.HIDDEN_AXIS, "threshold": None}
+    saelens_training_class = "BatchTopKTrainingSAEConfig"  # SAELens' training config (sae_core/handoff.py)
+
+    @classmethod
+    def saelens_training_cfg(cls, config, d_in: int) -> dict:
+        """TopK's fields (the same scale argument), k as SAELens' float (a mean per token), the threshold's rate."""
+        return {**super().saelens_training_cfg(config, d_in), K.saelens_training: float(config.k),
+                "topk_threshold_lr": THRESHOLD_LR}
 
     def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
                  **options):
@@ -40,7 +47,8 @@ class BatchTopKSAE(TopKSAE):
         n = pre_SNH.shape[1]
         values_SK, index_SK = flat_SX.topk(min(self.k * n, flat_SX.shape[1]), dim=1)
         if len(set(self.k_S)) > 1:  # a sweep over k: each member keeps its own k x N
-            values_SK = values_SK * (torch.arange(values_SK.shape[1])[None, :] < torch.tensor(self.k_S)[:, None] * n)
+            ranks_K = torch.arange(values_SK.shape[1], device=values_SK.device)
+            values_SK = values_SK * (ranks_K[None, :] < torch.tensor(self.k_S, device=values_SK.device)[:, None] * n)
         return torch.zeros_like(flat_SX).scatter(1, index_SK, values_SK).view_as(pre_SNH)
 
     def encode(self, x_ND: Tensor) -> Tensor:
@@ -70,4 +78,4 @@ class BatchTopKSAE(TopKSAE):
     @torch.no_grad()
     def load_saelens_tensors(self, tensors: dict[str, Tensor]) -> None:
         super().load_saelens_tensors(tensors)
-        self.threshold.fill_(float(tensors["threshold"].mean()))
+        self.threshold.fill_(float(tensors["threshold"].double().mean()))  # saved per feature, all equal

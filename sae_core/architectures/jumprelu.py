@@ -75,6 +75,21 @@ class JumpReLUSAE(SAE):
     knob = "sparsity_weight"  # the L0 penalty's weight
     loss_names = ("mse", "sparsity")
     HIDDEN_AXIS = {**SAE.HIDDEN_AXIS, "threshold": 1}
+    saelens_training_class = "JumpReLUTrainingSAEConfig"  # SAELens' training config (sae_core/handoff.py)
+
+    @classmethod
+    def saelens_training_cfg(cls, config, d_in: int) -> dict:
+        """This architecture's fields of SAELens' training config, on SAELens' scale.
+
+        Ours: mean_{n,d} (x_hat - x)^2 + w mean_n sum_j H(pre_j - theta_j). SAELens ("step" mode, DeepMind's):
+        sum_d mean_n (x_hat - x)^2 + c mean_n sum_j H(pre_j - theta_j), with the same straight-through
+        estimator when ``jumprelu_ste_to_input`` is off. With c = w d_in its loss and its gradients are
+        exactly d_in x ours (tests/test_handoff.py); the threshold and bandwidth carry over as they are.
+        """
+        return {L0_WEIGHT.saelens_training: config.sparsity_weight * d_in,
+                JUMPRELU_THRESHOLD.saelens_training: config.jumprelu_threshold,
+                JUMPRELU_BANDWIDTH.saelens_training: config.jumprelu_bandwidth,
+                "jumprelu_sparsity_loss_mode": "step", "jumprelu_ste_to_input": False}
 
     def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
                  **options):

@@ -48,6 +48,19 @@ class StandardSAE(SAE):
     knob = "sparsity_weight"
     loss_names = ("mse", "sparsity")
     lab_recipe = {"lr": 3e-3, "sparsity_weight": 0.3}  # the article's SAE, a weight suited to the lab's data
+    saelens_training_class = "StandardTrainingSAEConfig"  # SAELens' training config (sae_core/handoff.py)
+
+    @classmethod
+    def saelens_training_cfg(cls, config, d_in: int) -> dict:
+        """This architecture's fields of SAELens' training config, on SAELens' scale (d_sae = config.hidden_dim).
+
+        Ours: mean_{n,d} (x_hat - x)^2 + w mean_{n,j} |f_j| r_j, r_j = ||W_dec_j|| (decoder_norm_penalty) or 1.
+        SAELens (``StandardTrainingSAE``): sum_d mean_n (x_hat - x)^2 + c mean_n sum_j |f_j| ||W_dec_j||.
+        With c = w d_in / d_sae its loss is exactly d_in x ours (same minimiser, same gradients up to that
+        factor; tests/test_handoff.py). Without decoder_norm_penalty the two agree only while every decoder
+        row has length 1 (unit_norm_decoder): SAELens always weights the L1 by the row's length.
+        """
+        return {SPARSITY_WEIGHT.saelens_training: config.sparsity_weight * d_in / config.hidden_dim, "lp_norm": 1.0}
 
     def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
                  **options):

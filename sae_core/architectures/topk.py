@@ -49,6 +49,21 @@ class TopKSAE(SAE):
     # Without AuxK in the lab: at 2x width half the dictionary has no true feature left to find, reviving
     # it did not raise MMCS, and AuxK's extra top-k and matmul cost about a third of each step.
     lab_recipe = {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True, "auxk_weight": 0.0}
+    saelens_training_class = "TopKTrainingSAEConfig"  # SAELens' training config (sae_core/handoff.py)
+
+    @classmethod
+    def saelens_training_cfg(cls, config, d_in: int) -> dict:
+        """This architecture's fields of SAELens' training config, on SAELens' scale.
+
+        k and the AuxK weight carry over unchanged: SAELens' reconstruction and AuxK errors are both sums
+        over dims (ours: means), so with the same coefficient its loss is d_in x ours. Its top-k ranks
+        pre-activations times ||W_dec_j|| unless ``rescale_acts_by_decoder_norm`` is off; ours ranks them
+        as they are, so it is off. Exact (tests/test_handoff.py) when both count the same features dead
+        (SAELens: silent for more than ``dead_feature_window`` steps, default 1,000; ours DEAD_AFTER_STEPS)
+        and d_sae >= d_in // 2 (AuxK's k_aux is min(d_in // 2, d_sae) here, d_in // 2 there).
+        """
+        return {K.saelens_training: config.k, AUXK_WEIGHT.saelens_training: config.auxk_weight,
+                "rescale_acts_by_decoder_norm": False}
 
     def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
                  **options):
@@ -72,8 +87,8 @@ class TopKSAE(SAE):
         """The top-k values with ranks at or past each member's own k zeroed (a sweep over k)."""
         if len(set(self.k_S)) == 1:
             return values_SNK
-        ranks_K = torch.arange(values_SNK.shape[2])
-        return values_SNK * (ranks_K[None, :] < torch.tensor(self.k_S)[:, None])[:, None, :]
+        ranks_K = torch.arange(values_SNK.shape[2], device=values_SNK.device)
+        return values_SNK * (ranks_K[None, :] < torch.tensor(self.k_S, device=values_SNK.device)[:, None])[:, None, :]
 
     def activate(self, pre_SNH: Tensor) -> Tensor:
         """Keep the k largest pre-activations of each token (padded features never), ReLU them."""
@@ -151,7 +166,7 @@ class TopKSAE(SAE):
             pre_SNH.masked_fill_(self.hidden_mask[:, None, :] == 0, float("-inf"))
         values_SNK, index_SNK = pre_SNH.topk(min(self.k, pre_SNH.shape[2]), dim=2)
         acts_SNK = self.kept_ranks(values_SNK.relu())
-        members_S11 = torch.arange(self.n_members)[:, None, None]
+        members_S11 = torch.arange(self.n_members, device=x_ND.device)[:, None, None]
         rows_SNKD = self.W_dec[members_S11, index_SNK]  # the kept features' decoder rows
         err_SND = torch.matmul(acts_SNK[:, :, None, :], rows_SNKD).squeeze(2).add_(self.b_dec[:, None, :]).sub_(x_ND)
         mse_S = err_SND.pow(2).mean(dim=(1, 2))
@@ -166,7 +181,7 @@ class TopKSAE(SAE):
         d_pre_SNH = torch.zeros_like(pre_SNH).scatter_(2, index_SNK, d_acts_SNK)
         self.W_enc.grad = torch.matmul(x_ND.T, d_pre_SNH)
         self.b_enc.grad = d_pre_SNH.sum(dim=1)
-        fired_SH = torch.zeros(self.n_members, width).scatter_add_(
+        fired_SH = torch.zeros(self.n_members, width, device=x_ND.device).scatter_add_(
             1, index_SNK.flatten(1), (acts_SNK > 0).flatten(1).to(torch.float32)) > 0
         self.count_since_fired(fired_SH)
         return {"mse": mse_S, "auxk": torch.zeros_like(mse_S)}

@@ -45,9 +45,9 @@ def lab_config(architecture: str, data: GroundTruthData, width: float = 2.0, see
         raise ConfigError(f"width x true features = {hidden} features is over the limit of {limits.MAX_HIDDEN}")
     active = getattr(data.config, "active", None) or data.features * (1 - getattr(data.config, "sparsity", 0.0))
     settings = {"architecture": architecture, "hidden_dim": hidden, "seed": seed, "batch_size": LAB_BATCH_SIZE,
-                **arch.lab_settings(active)}
-    settings["epochs"] = max(1, min(limits.MAX_EPOCHS, limits.MAX_TRAINING_WORK // (settings["batch_size"] * hidden)))
-    settings.update(overrides)  # e.g. epochs=300: a step budget (tests), within the time budget
+                **arch.lab_settings(active), **overrides}  # e.g. epochs=300: a step budget (tests)
+    settings.setdefault("epochs", max(1, min(limits.MAX_EPOCHS,
+                                             limits.MAX_TRAINING_WORK // (settings["batch_size"] * hidden))))
     return TrainConfig(**settings).validate(n_rows=settings["batch_size"])
 
 

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from .. import limits
+from ..device import resolve_device
 from ..errors import SAEInputError, TableError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -166,11 +167,14 @@ class ExtractProgress:
 
 def extract(text: str | list[str], layer: int = DEFAULT_LAYER, mode: str = "pieces",
             max_tokens: int = limits.MAX_EXTRACTED_TOKENS,
-            on_progress: Callable[[ExtractProgress], None] | None = None) -> Extraction:
+            on_progress: Callable[[ExtractProgress], None] | None = None, device=None) -> Extraction:
     """Run the model over ``text`` (a string, or a list of documents) and keep layer ``layer``.
 
     Documents past ``max_tokens`` kept rows are dropped (whole documents, so contexts stay whole).
+    ``device`` (``sae_core.device``; default cpu): where the forward passes run; off the CPU a
+    private copy of the first ``layer`` blocks is moved there (the cached model stays shared).
     """
+    device = resolve_device(device)
     loaded = load_model()
     if not isinstance(layer, int) or not 0 <= layer <= loaded.n_layers:
         raise SAEInputError(f"layer must be a whole number from 0 to {loaded.n_layers} (got {layer})")
@@ -191,6 +195,8 @@ def extract(text: str | list[str], layer: int = DEFAULT_LAYER, mode: str = "piec
         raise SAEInputError("the text has no tokens the model can read")
     total = sum(len(c["ids"]) - 2 for c in chunks)
     view = _first_layers(loaded.model, layer)
+    if device.type != "cpu":
+        view = copy.deepcopy(view).to(device)
     vectors: list[np.ndarray | None] = [None] * len(chunks)
     done = 0
     order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]["ids"]))  # little padding per batch
@@ -204,7 +210,7 @@ def extract(text: str | list[str], layer: int = DEFAULT_LAYER, mode: str = "piec
                 n = len(chunks[i]["ids"])
                 ids[row, :n] = torch.tensor(chunks[i]["ids"])
                 mask[row, :n] = 1
-            hidden = view(input_ids=ids, attention_mask=mask).last_hidden_state
+            hidden = view(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state.cpu()
             for row, i in enumerate(batch):
                 n = len(chunks[i]["ids"])
                 vectors[i] = hidden[row, 1 : n - 1].numpy()  # drop [CLS] and [SEP]

@@ -42,7 +42,7 @@ def test_real_model_page_on_a_short_text(page: Page, app_url: str, artifacts: Pa
     expect(page.get_by_text("pieces x 384 dims from layer 3")).to_be_visible(timeout=TRAIN_S * 1000)
     wait_idle(page, TRAIN_S)
     fill_number(page, "Hidden size (features)", 64)
-    fill_number(page, "Epochs (passes over the rows)", 10)
+    fill_number(page, "Epochs", 10)
     page.get_by_role("button", name="Train", exact=True).click()
     metrics = page.locator("[data-testid='stMetric']")
     expect(metrics.filter(has_text="Dead features")).to_contain_text("of 64", timeout=TRAIN_S * 1000)
