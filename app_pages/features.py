@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_ui import keys
 from app_ui.feature_sections import building_blocks_section, concept_matches_section, model_geometry_section
-from app_ui.session import result_is_stale, show_chart
+from app_ui.session import result_is_stale, set_setting, show_chart
 from sae_core import charts, limits
 from sae_core.features import FeatureGroup, active_sets, feature_summary, group_duplicates, top_tokens
 
@@ -60,10 +60,10 @@ if dead:
 per_page = limits.FEATURES_PER_PAGE
 pages = max(1, math.ceil(len(groups) / per_page))
 if not 1 <= st.session_state.get("features_page", 1) <= pages:
-    st.session_state.features_page = 1
+    set_setting("features_page", 1)
 by_feature = {g.representative: g for g in groups}
 if st.session_state.get("feature", -1) not in (-1, *by_feature):
-    st.session_state.feature = -1
+    set_setting("feature", -1)
 p1, p2 = st.columns(2)
 p1.selectbox("Open a feature", [-1, *by_feature], key="feature", format_func=lambda j: "— all —" if j < 0 else f"F{j}",
              help="Show only this feature (and its copies) below; the link then opens it too.")

@@ -1,4 +1,4 @@
-"""Lesson page: the founding article's story in six steps, on the visitor's own table and model.
+"""Lesson page: the founding article's story in seven steps, on the visitor's own table and model.
 
 One chart and one action per step; each step links to the page that does it in full.
 """
@@ -8,13 +8,15 @@ from dataclasses import replace
 import streamlit as st
 
 from app_ui import keys
-from app_ui.session import (current_table, example_label, load_table, result_is_stale, set_settings, setting,
-                               show_chart, store_result, training_config)
+from app_ui.session import (APP_DEVICE, current_table, example_label, load_table, result_is_stale, set_setting,
+                            set_settings, setting, show_chart, store_result, training_config)
 from sae_core import charts, limits
 from sae_core.errors import SAEInputError
 from sae_core.examples import example_settings, load_example
+from sae_core.absorption import nested_pairs, pair_name
 from sae_core.features import FeatureGroup, group_duplicates
 from sae_core.geometry import superposition_sentence, table_geometry
+from sae_core.over_training import OverTraining, checkpoint_epochs, over_training
 from sae_core.stability import stability
 from sae_core.sweep import knob_of, sweep
 from sae_core.table import dims_of, tokens_of, values_of
@@ -27,13 +29,18 @@ STEPS = {
     4: "Read the features",
     5: "Seeds and stability",
     6: "The sparsity trade-off",
+    7: "Hierarchy",
 }
 SUPERPOSED_EXAMPLE = "colors_and_shapes"
 LESSON_HIDDEN = [4, 8, 16]  # the small sweep's hidden sizes (x the architecture's knob values, seed 0)
+LONGER = 4  # step 7 trains this many times your epochs (at most limits.MAX_EPOCHS) ...
+LONGER_CHECKPOINTS = 16  # ... measured this many times, evenly, and at your epochs
+# step 7's run, (your epochs, OverTraining); named here until app_ui.keys has it (LESSON_OVER_TRAINING)
+OVER_TRAINING = "lesson_over_training"
 
 st.title("Lesson")
 st.markdown(
-    "How a sparse autoencoder finds the concepts a model packs into its activations, in six steps "
+    "How a sparse autoencoder finds the concepts a model packs into its activations, in seven steps "
     "on **your** table and **your** settings. Each step has one picture, one thing to do, and a link "
     "to the page that does it in full."
 )
@@ -47,7 +54,7 @@ result = st.session_state.get(keys.RESULT)
 
 
 def next_step() -> None:
-    st.session_state.lesson_step = min(len(STEPS), st.session_state.lesson_step + 1)
+    set_setting("lesson_step", min(len(STEPS), st.session_state.lesson_step + 1))
 
 
 def action(label: str, work, **button) -> None:
@@ -63,8 +70,61 @@ def action(label: str, work, **button) -> None:
 def run_sweep() -> None:
     config = training_config()
     st.session_state[keys.SWEEP] = sweep(values_of(table), config, LESSON_HIDDEN,
-                                         knob_of(config.architecture).sweep_values)
+                                         knob_of(config.architecture).sweep_values, device=APP_DEVICE)
     st.session_state[keys.SWEEP_TOKENS] = tokens_of(table)
+
+
+def run_longer() -> None:
+    """Step 7's action: your settings on seeds 0..K-1, trained LONGER x your epochs, measured on the way."""
+    config = training_config()
+    horizon = min(limits.MAX_EPOCHS, LONGER * config.epochs)
+    marks = sorted(set(checkpoint_epochs(horizon, LONGER_CHECKPOINTS)) | {config.epochs})
+    st.session_state[OVER_TRAINING] = (config.epochs, over_training(
+        values_of(table), replace(config, epochs=horizon), tokens_of(table),
+        st.session_state.get(keys.REFERENCES, []), setting("stability_seeds"), marks, device=APP_DEVICE))
+
+
+def in_order(tokens, order: list[str]) -> str:
+    """The tokens in table order, in words: "not cat and not dog", "a, b and c"."""
+    listed = [t for t in order if t in tokens]
+    return " and ".join([", ".join(listed[:-1]), listed[-1]] if len(listed) > 1 else listed)
+
+
+def first_run(run: OverTraining, epochs: int, references) -> str:
+    """What the first model a class sees (the settings' seed, else seed 0, at your epochs) shows, why a
+    missed concept went missing, and how often that happens over the run's seeds."""
+    seed = run.config.seed if run.config.seed in run.seeds else run.seeds[0]
+    names = ", ".join(run.concepts)
+    missed = [c for c in run.concepts if not run.seed_match(seed, epochs, c).exact]
+    head = f"**The first run a class sees** (seed {seed}, your {epochs:,} epochs) "
+    if not missed:
+        text = [head + f"recovers all {len(run.concepts)} named concepts ({names})."]
+    else:
+        text = [head + f"does **not** show all {len(run.concepts)} named concepts ({names}): it misses "
+                + ", ".join(f"**{c}**" for c in missed) + "."]
+    for parent, child in nested_pairs(references):
+        if parent.name not in missed:
+            continue
+        pair = pair_name(parent, child)
+        if run.seed_absorption(seed, epochs)[pair] == 1.0:
+            text.append(f"Why: its feature for the rest of *{parent.name}* ({in_order(parent.tokens - child.tokens, run.tokens)}) "
+                        f"no longer fires on {in_order(child.tokens, run.tokens)}; the *{child.name}* feature took "
+                        "them, because one active feature per token costs less sparsity than two.")
+        else:
+            match = run.seed_match(seed, epochs, parent.name)
+            text.append(f"Its closest feature to *{parent.name}* is off by {match.difference() or 'every token'}.")
+        count = run.recovered(epochs)[parent.name]
+        absorbed = sum(run.seed_absorption(s, epochs)[pair] == 1.0 for s in run.seeds)
+        last = run.epochs[-1]
+        text.append(f"Over seeds {run.seeds[0]}-{run.seeds[-1]} at {epochs:,} epochs, *{parent.name}* is recovered in "
+                    f"{count} of {len(run.seeds)}; in {absorbed} the *{child.name}* feature has absorbed its tokens "
+                    f"completely. At {last:,} epochs it is recovered in {run.recovered(last)[parent.name]} of "
+                    f"{len(run.seeds)}.")
+    for concept in missed:
+        if not any(p.name == concept for p, _ in nested_pairs(references)):
+            match = run.seed_match(seed, epochs, concept)
+            text.append(f"Its closest feature to *{concept}* is off by {match.difference() or 'every token'}.")
+    return " ".join(text)
 
 
 def load_example_with_its_settings(name: str) -> None:
@@ -119,7 +179,7 @@ elif step == 3:
         "dimensions: its loss is reconstruction error plus a penalty on how much the features fire. "
         f"Your settings: {config.describe()}."
     )
-    action("Train with these settings", lambda: store_result(train(values_of(table), config)))
+    action("Train with these settings", lambda: store_result(train(values_of(table), config, device=APP_DEVICE)))
     result = st.session_state.get(keys.RESULT)
     if result is None:
         st.info("No model yet: press **Train with these settings**.")
@@ -158,7 +218,8 @@ elif step == 5:
         "found in nearly every seed belongs to the data; one found in a few was luck."
     )
     action(f"Train {seeds} seeds at once", lambda: st.session_state.update({keys.STABILITY: stability(
-        values_of(table), config, tokens_of(table), st.session_state.get(keys.REFERENCES, []), seeds)}))
+        values_of(table), config, tokens_of(table), st.session_state.get(keys.REFERENCES, []), seeds,
+        device=APP_DEVICE)}))
     run = st.session_state.get(keys.STABILITY)
     if run is None:
         st.info(f"Press **Train {seeds} seeds at once**.")
@@ -168,7 +229,7 @@ elif step == 5:
         show_chart(charts.recovery_chart(run.recovered, len(run.seeds)), width="stretch")
     link("stability", "Consensus features and more seeds: the Stability page")
 
-else:
+elif step == 6:
     st.markdown(
         "More sparsity means fewer features per token but a worse reconstruction. Train a grid of "
         "SAEs at once and plot each: good ones sit top-left (sparse **and** faithful)."
@@ -182,6 +243,48 @@ else:
     else:
         show_chart(charts.tradeoff_chart(done.table, done.knob), width="stretch")
     link("sweep", "Choose the grid and open any model: the Sweep page")
+
+else:
+    config = training_config()
+    refs = st.session_state.get(keys.REFERENCES, [])
+    seeds, horizon = setting("stability_seeds"), min(limits.MAX_EPOCHS, LONGER * config.epochs)
+    pairs = nested_pairs(refs)
+    if pairs:
+        parent, child = pairs[0]
+        st.markdown(
+            f"Concepts can nest: **{parent.name}** contains **{child.name}** (every {child.name} token, "
+            f"{in_order(child.tokens, tokens_of(table))}, is also {parent.name}). An SAE can learn both, one feature "
+            f"each (the article's did), so a {next(t for t in tokens_of(table) if t in child.tokens)} token lights two "
+            "features. The sparsity penalty charges for every active "
+            f"feature, and flat clusters are cheaper: give {in_order(child.tokens, tokens_of(table))} to the "
+            f"{child.name} feature alone and keep {parent.name}'s feature for "
+            f"{in_order(parent.tokens - child.tokens, tokens_of(table))}. Train longer and the SAE drifts there: "
+            f"{parent.name}'s feature loses {child.name}'s tokens (**absorption**, 0 to 100%) and {parent.name} is "
+            "no longer recovered."
+        )
+    else:
+        st.markdown(
+            "Concepts can nest: in the founding example *robot/AI* lies inside *not an animal*. Trained longer, "
+            "the sparsity penalty prefers flat clusters and the broad feature loses the narrow concept's tokens "
+            "(**absorption**). Your table names no concept inside another, so only the recovered counts are drawn."
+        )
+    action(f"Train {seeds} seeds for {horizon:,} epochs", run_longer,
+           help=f"Your settings on seeds 0-{seeds - 1}, {LONGER}x your {config.epochs:,} epochs, measured "
+                f"{LONGER_CHECKPOINTS} times on the way.")
+    done = st.session_state.get(OVER_TRAINING)
+    if done is None:
+        st.info(f"Press **Train {seeds} seeds for {horizon:,} epochs**.")
+    elif not done[1].concepts:
+        st.caption("This table names no concepts to count; name some on the Data page.")
+    else:
+        yours, run = done
+        show_chart(charts.over_training_chart(run.table, len(run.seeds), marked_epoch=yours), width="content")
+        st.caption(f"{run.config.describe(seed=False)}, seeds {run.seeds[0]}-{run.seeds[-1]}, measured "
+                   f"{len(run.epochs)} times: how many seeds recover each concept exactly, and how much of the nested "
+                   "concept its parent's feature lost (absorption).")
+        st.markdown(first_run(run, yours, refs))
+    link("stability", "Architectures side by side, seed by seed: the Stability page")
+    link("real_model", "Concepts in a real model's activations: the Real model page")
 
 if step < len(STEPS):
     st.button(f"Next: {STEPS[step + 1]}", on_click=next_step, icon=":material/skip_next:")

@@ -4,8 +4,8 @@ import streamlit as st
 
 from app_ui import keys
 from app_ui.real_model_widgets import contexts_html, keep_real, real_key, training_settings
-from app_ui.runs import run_stoppable, stop_button
-from app_ui.session import set_setting, setting
+from app_ui.runs import kept_result, run_row
+from app_ui.session import APP_DEVICE, set_setting, setting
 from sae_core import charts, limits
 from sae_core.real_model.corpora import CORPORA, corpus_concepts, corpus_text
 from sae_core.real_model.dashboards import (concept_matches, features_table, histogram, random_contexts, search_word,
@@ -105,25 +105,11 @@ st.download_button("Download the extracted table", lambda: extraction_to_zip(ext
 st.subheader("2. Train an SAE on these rows")
 config = training_settings()
 
-b1, b2, _ = st.columns([1, 1, 6])
-train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:", key=keys.REAL_TRAIN)
-with b2:
-    stop_button(key=keys.REAL_STOP)
-if train_clicked:
-    st.session_state.pop(keys.REAL_NOTICE, None)
-    try:
-        trainer = Trainer(extraction.activations, config)
-    except SAEInputError as error:
-        st.error(f"Cannot train: {error}")
-    else:
-        run_stoppable(trainer, keep_real, live_loss=True)
+run_row("Train", lambda: Trainer(extraction.activations, config, device=APP_DEVICE), keep_real,
+        notice=keys.REAL_NOTICE, live_loss=True, keys_=(keys.REAL_TRAIN, keys.REAL_STOP))
 
-if st.session_state.get(keys.REAL_NOTICE):
-    st.warning(st.session_state[keys.REAL_NOTICE])
-result = st.session_state.get(keys.REAL_RESULT)
-if result is None:
-    st.info("No SAE yet: press **Train** (the defaults were chosen by measurement for tables like this one).")
-    st.stop()
+result = kept_result(keys.REAL_RESULT, keys.REAL_NOTICE,
+                     "No SAE yet: press **Train** (the defaults were chosen by measurement for tables like this one).")
 m = result.metrics
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("Explained variance", f"{m.explained_variance:.1%}")

@@ -7,10 +7,9 @@ import streamlit as st
 
 from app_ui import keys
 from app_ui.feature_sections import stability_concepts_section
-from app_ui.runs import keep_stability, run_stoppable, stop_button
-from app_ui.session import current_table, show_chart, training_config
+from app_ui.runs import kept_result, keep_stability, run_row
+from app_ui.session import APP_DEVICE, current_table, show_chart, training_config
 from sae_core import charts, limits
-from sae_core.errors import SAEInputError
 from sae_core.stability import MATCH_COSINE, seeds_trainer
 from sae_core.table import tokens_of, values_of
 
@@ -28,24 +27,10 @@ st.caption(f"Settings from the Train page: {config.describe(seed=False)}.")
 seeds = st.slider("Number of seeds", 2, limits.MAX_SEEDS, key="stability_seeds",
                   help="Seeds 0, 1, ..., K-1 are trained together.")
 
-b1, b2, _ = st.columns([2, 1, 5])
-if b1.button("Train all seeds", type="primary", icon=":material/play_arrow:"):
-    try:
-        trainer = seeds_trainer(values_of(table), config, seeds)
-    except SAEInputError as error:
-        st.error(f"Cannot train: {error}")
-    else:
-        run_stoppable(trainer, partial(keep_stability, tokens=tokens_of(table),
-                                       references=st.session_state.get(keys.REFERENCES, [])))
-with b2:
-    stop_button()
+run_row("Train all seeds", lambda: seeds_trainer(values_of(table), config, seeds, device=APP_DEVICE),
+        partial(keep_stability, tokens=tokens_of(table), references=st.session_state.get(keys.REFERENCES, [])))
 
-run = st.session_state.get(keys.STABILITY)
-if run is None:
-    st.info("Press **Train all seeds** to see which features are stable.")
-    st.stop()
-if st.session_state.get(keys.STABILITY_NOTICE):
-    st.warning(st.session_state[keys.STABILITY_NOTICE])
+run = kept_result(keys.STABILITY, keys.STABILITY_NOTICE, "Press **Train all seeds** to see which features are stable.")
 if run.tokens != tokens_of(table):
     st.warning("The table has changed since this comparison; train again to use the new table.")
 

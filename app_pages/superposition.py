@@ -3,10 +3,9 @@
 import streamlit as st
 
 from app_ui import keys
-from app_ui.runs import keep_lab, run_stoppable, stop_button
-from app_ui.session import app_state
+from app_ui.runs import kept_result, keep_lab, run_row
+from app_ui.session import APP_DEVICE, app_state
 from sae_core.architectures import ARCHITECTURES
-from sae_core.errors import SAEInputError
 from sae_core.ground_truth import charts as lab_charts
 from sae_core.ground_truth.lab import EVAL_SAMPLES, LAB_OPTIONS, matched_order
 from sae_core.state import LAB_PREFIX
@@ -64,27 +63,11 @@ lab_input(a3, "seconds")
 lab_input(a4, "seed")
 settings = app_state().lab
 
-b1, b2, _ = st.columns([1, 1, 6])
-train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:", key=keys.LAB_TRAIN)
-with b2:
-    stop_button(key=keys.LAB_STOP)
-
-if train_clicked:
-    st.session_state.pop(keys.LAB_NOTICE, None)
-    try:
-        lab = settings.lab()
-    except SAEInputError as error:
-        st.error(f"Cannot train: {error}")
-    else:
-        run_stoppable(lab, keep_lab)
+run_row("Train", lambda: settings.lab(device=APP_DEVICE), keep_lab, notice=keys.LAB_NOTICE,
+        keys_=(keys.LAB_TRAIN, keys.LAB_STOP))
 
 # ---- what the SAEs recovered ----------------------------------------------------------------
-if st.session_state.get(keys.LAB_NOTICE):
-    st.warning(st.session_state[keys.LAB_NOTICE])
-result = st.session_state.get(keys.LAB_RESULT)
-if result is None:
-    st.info("Choose the data and the architectures, then press **Train**.")
-    st.stop()
+result = kept_result(keys.LAB_RESULT, keys.LAB_NOTICE, "Choose the data and the architectures, then press **Train**.")
 
 data = result.data
 st.subheader("Recovery of the true features")

@@ -6,11 +6,10 @@ from functools import partial
 import streamlit as st
 
 from app_ui import keys
-from app_ui.runs import keep_sweep, run_stoppable, stop_button
-from app_ui.session import current_table, show_chart, store_result, training_config
+from app_ui.runs import kept_result, keep_sweep, run_row
+from app_ui.session import APP_DEVICE, current_table, set_setting, show_chart, store_result, training_config
 from sae_core import charts, limits
 from sae_core.architectures import ARCHITECTURES
-from sae_core.errors import SAEInputError
 from sae_core.sweep import grid_key, knob_of, sweep_trainer
 from sae_core.table import tokens_of, values_of
 
@@ -32,23 +31,11 @@ n_seeds = c3.number_input("Seeds per setting", 1, limits.MAX_SWEEP_SEEDS, key="s
 st.caption(f"Other settings from the Train page: {ARCHITECTURES[base.architecture].label}, lr {base.lr:g}, "
            f"{base.epochs:,} epochs. At most {limits.MAX_GRID} models per sweep.")
 
-b1, b2, _ = st.columns([2, 1, 5])
-if b1.button("Run sweep", type="primary", icon=":material/play_arrow:"):
-    try:
-        trainer = sweep_trainer(values_of(table), base, hidden, knob_values, list(range(int(n_seeds))))
-    except SAEInputError as error:
-        st.error(f"Cannot run the sweep: {error}")
-    else:
-        run_stoppable(trainer, partial(keep_sweep, tokens=tokens_of(table)))
-with b2:
-    stop_button()
+run_row("Run sweep", lambda: sweep_trainer(values_of(table), base, hidden, knob_values, list(range(int(n_seeds))),
+                                           device=APP_DEVICE),
+        partial(keep_sweep, tokens=tokens_of(table)), cannot="Cannot run the sweep")
 
-result = st.session_state.get(keys.SWEEP)
-if result is None:
-    st.info("Choose the grid and press **Run sweep**.")
-    st.stop()
-if st.session_state.get(keys.SWEEP_NOTICE):
-    st.warning(st.session_state[keys.SWEEP_NOTICE])
+result = kept_result(keys.SWEEP, keys.SWEEP_NOTICE, "Choose the grid and press **Run sweep**.")
 if st.session_state[keys.SWEEP_TOKENS] != tokens_of(table):
     st.warning("The table has changed since this sweep; run it again to use the new table.")
 
@@ -59,16 +46,17 @@ def pick_clicked_point() -> None:
     """A click on the chart picks that model (the choice the URL carries)."""
     picked = st.session_state[keys.SWEEP_CHART].selection.get(charts.SWEEP_SELECTION, [])
     if picked:
-        st.session_state.sweep_point = int(picked[0]["point"])
+        set_setting("sweep_point", int(picked[0]["point"]))
 
 
 show_chart(charts.tradeoff_chart(result.table, result.knob), width="stretch", on_select=pick_clicked_point,
            selection_mode=charts.SWEEP_SELECTION, key=keys.SWEEP_CHART)
-labels = {int(r["point"]): f"#{int(r['point'])}: hidden {int(r['hidden_dim'])}, {result.knob.what} {r[result.knob.name]:g}, "
-                           f"seed {int(r['seed'])} (L0 {r['l0']:.2f}, EV {r['explained_variance']:.1%})"
+labels = {int(r["point"]): f"#{int(r['point'])}: hidden {int(r['hidden_dim'])}, "
+                           f"{result.knob.what} {r[result.knob.name]:g}, seed {int(r['seed'])} "
+                           f"(L0 {r['l0']:.2f}, EV {r['explained_variance']:.1%})"
           for r in result.table.to_dict(orient="records")}
 if st.session_state.get("sweep_point") not in labels:
-    st.session_state.sweep_point = 0
+    set_setting("sweep_point", 0)
 point = st.selectbox("Model", list(labels), format_func=labels.get, key="sweep_point")
 if st.button("Open its features", icon=":material/insights:"):
     store_result(result.results[point])

@@ -4,8 +4,9 @@ import streamlit as st
 
 from app_ui import keys
 from app_ui.model_io import model_upload, result_downloads
-from app_ui.runs import run_stoppable, stop_button
-from app_ui.session import current_table, keep_train, result_is_stale, set_settings, show_chart, training_config
+from app_ui.runs import kept_result, run_row
+from app_ui.session import (APP_DEVICE, current_table, keep_train, result_is_stale, set_settings, show_chart,
+                            training_config)
 from app_ui.settings_form import training_form
 from sae_core import charts, handoff, limits
 from sae_core.errors import SAEInputError
@@ -34,29 +35,13 @@ def recipe_buttons() -> None:
 # ---- hyper-parameters (widget keys = setting names; generated from their declarations) --------
 training_form(options_title="Training options (what the field learned after the article)", extra=recipe_buttons)
 
-b1, b2, _ = st.columns([1, 1, 6])
-train_clicked = b1.button("Train", type="primary", icon=":material/play_arrow:")
-with b2:
-    stop_button()
-
-if train_clicked:
-    st.session_state.pop(keys.TRAIN_NOTICE, None)
-    try:
-        trainer = Trainer(values_of(table), training_config())
-    except SAEInputError as error:
-        st.error(f"Cannot train: {error}")
-    else:
-        run_stoppable(trainer, keep_train, live_loss=True)
+run_row("Train", lambda: Trainer(values_of(table), training_config(), device=APP_DEVICE), keep_train,
+        notice=keys.TRAIN_NOTICE, live_loss=True)
 
 # ---- the model this visitor has --------------------------------------------------------------
-if st.session_state.get(keys.TRAIN_NOTICE):
-    st.warning(st.session_state[keys.TRAIN_NOTICE])
 with st.expander("Load a saved model instead (SAELens zip)"):
     model_upload()
-result = st.session_state.get(keys.RESULT)
-if result is None:
-    st.info("No model yet: choose settings and press **Train**.")
-    st.stop()
+result = kept_result(keys.RESULT, keys.TRAIN_NOTICE, "No model yet: choose settings and press **Train**.")
 
 m = result.metrics
 st.subheader("Result")

@@ -10,15 +10,52 @@ far (with a notice). A run that finishes calls ``keep`` itself.
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 import streamlit as st
 
 from app_ui import keys
 from app_ui.session import stopped_notice
 from sae_core import charts
-from sae_core.stoppable import StoppableRun, progress_every, progress_text
+from sae_core.errors import SAEInputError
+from sae_core.stoppable import StoppableRun
 from sae_core.stability import compare_seeds
 from sae_core.sweep import sweep_result
+
+
+def run_row(label: str, start: Callable[[], StoppableRun], keep, *, notice: str | None = None,
+            live_loss: bool = False, keys_: tuple[str | None, str | None] = (None, None),
+            cannot: str = "Cannot train") -> None:
+    """The [label] [Stop] row of a page: a click builds the run with ``start()`` (a one-line error
+    when it cannot be built; the last result stays) and runs it, stoppable, kept by ``keep``.
+    ``notice``: the page's stopped-early notice key, cleared by a new run; ``keys_``: widget keys
+    for the two buttons on a page that has other buttons with those labels."""
+    b1, b2, _ = st.columns([2, 1, 5])
+    clicked = b1.button(label, type="primary", icon=":material/play_arrow:", key=keys_[0])
+    with b2:
+        stop_button(key=keys_[1])
+    if not clicked:
+        return
+    if notice is not None:
+        st.session_state.pop(notice, None)
+    try:
+        run = start()
+    except SAEInputError as error:
+        st.error(f"{cannot}: {error}")
+    else:
+        run_stoppable(run, keep, live_loss=live_loss)
+
+
+def kept_result(result_key: str, notice_key: str, empty: str):
+    """The result a page's runs kept, under its stopped-early notice; without one, ``empty`` (what to
+    press) and the page stops there."""
+    result = st.session_state.get(result_key)
+    if result is None:
+        st.info(empty)
+        st.stop()
+    if st.session_state.get(notice_key):
+        st.warning(st.session_state[notice_key])
+    return result
 
 
 def stop_button(key: str | None = None) -> None:
@@ -38,12 +75,12 @@ def run_stoppable(trainer: StoppableRun, keep, live_loss: bool = False) -> None:
 
     def show_progress(log) -> None:
         loss = f" — loss {log.total[0]:.5f}" if live_loss else ""
-        progress.progress(log.fraction, text=progress_text(log) + loss)
+        progress.progress(log.fraction, text=log.text + loss)
         if live_loss:
             live_chart.altair_chart(charts.readable(charts.loss_chart(trainer.history())), width="stretch")
 
     try:
-        trainer.fit(on_step=show_progress, every=progress_every(trainer), stop=stop_event)
+        trainer.fit(on_step=show_progress, every=trainer.progress_every, stop=stop_event)
     finally:
         done.set()
     if stop_event.is_set():  # a newer run (Stop, or any click) has taken this trainer over

@@ -30,6 +30,9 @@ from sae_core.sweep import grid_settings
 from sae_core.table import dims_of, tokens_of, values_of
 from sae_core.training import TrainConfig, TrainResult, train
 
+# Where the app trains: a server with a GPU uses it, every other stays on the CPU (sae_core.device).
+APP_DEVICE = "auto"
+
 EXAMPLE_LABELS = {
     "seed_tokens": "Founding example: animals vs robots",
     "colors_and_shapes": "Colours and shapes: 5 concepts in 3 dims",
@@ -240,7 +243,7 @@ def link_banner() -> None:
     if box.button("Train these settings", type="primary", icon=":material/play_arrow:", key=keys.TRAIN_LINK):
         try:
             with st.spinner("Training the link's settings…"):
-                store_result(train(values_of(current_table()), training_config()))
+                store_result(train(values_of(current_table()), training_config(), device=APP_DEVICE))
         except SAEInputError as error:
             box.error(f"Cannot train: {error}")
         else:

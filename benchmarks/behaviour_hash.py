@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sae_core.table import read_table, tokens_of, values_of  # noqa: E402
+from sae_core.table import read_table, values_of  # noqa: E402
 from sae_core.training import RECOMMENDED, TrainConfig, train, train_seeds  # noqa: E402
 from sae_core.sweep import sweep  # noqa: E402
 

@@ -327,3 +327,47 @@ def contributions_chart(long: pd.DataFrame, dims: list[str], row_width: int = 76
                         header=alt.Header(labelFontSize=LABEL_SIZE, labelColor="#222", labelLimit=0)),
         columns=len(titles),
     )
+
+
+def over_training_chart(long: pd.DataFrame, seeds: int, marked_epoch: int | None = None,
+                        width: int = 560) -> alt.VConcatChart:
+    """Longer training, two panels on one epoch axis: top, in how many of the seeds each named concept
+    is recovered (a line per concept, coloured in the concepts' order); bottom, the mean absorption of
+    each nested pair (0 to 1, dark dashed lines).
+
+    ``long``: ``sae_core.over_training.OverTraining.table`` (epoch, kind "recovered" or "absorption",
+    what, value). ``marked_epoch``: a dotted rule there on both panels, named in the epoch axis's title
+    (axis text, so Presenter mode enlarges it).
+    """
+    counts = long[long["kind"] == "recovered"].astype({"value": float})
+    absorbed = long[long["kind"] == "absorption"].astype({"value": float})
+    concepts = list(dict.fromkeys(counts["what"]))
+    pairs = list(dict.fromkeys(absorbed["what"]))
+    last = int(long["epoch"].max()) if len(long) else 1
+    domain = alt.Scale(domain=[0, max(last, marked_epoch or 0)])
+    title = "Epochs trained" + (f" (dotted line: your {marked_epoch:,})" if marked_epoch is not None else "")
+    x = alt.X("epoch:Q", title=title, scale=domain)
+    top = alt.Chart(counts).mark_line(point=alt.OverlayMarkDef(size=70, filled=True), strokeWidth=3).encode(
+        x=alt.X("epoch:Q", title=None if pairs else title, scale=domain),
+        y=alt.Y("value:Q", title=f"Seeds (of {seeds}) that recover it", scale=alt.Scale(domain=[0, seeds])),
+        color=alt.Color("what:N", title="Concept", sort=concepts,
+                        scale=alt.Scale(domain=concepts, range=[feature_colour(i) for i in range(len(concepts))]),
+                        legend=alt.Legend(orient="right", labelLimit=260)),
+        tooltip=["epoch", alt.Tooltip("what:N", title="concept"), alt.Tooltip("value:Q", title="seeds")],
+    ).properties(width=width, height=230)
+    bottom = alt.Chart(absorbed).mark_line(point=alt.OverlayMarkDef(size=60, filled=True), strokeWidth=3,
+                                           strokeDash=[7, 4]).encode(
+        x=x,
+        y=alt.Y("value:Q", title="Absorption", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+        color=alt.Color("what:N", title="Nested pair (absorption)", sort=pairs,
+                        scale=alt.Scale(domain=pairs, range=["#222222", "#8c564b", "#7f7f00"][: max(1, len(pairs))]),
+                        legend=alt.Legend(orient="right", labelLimit=260)),
+        tooltip=["epoch", alt.Tooltip("what:N", title="pair"), alt.Tooltip("value:Q", title="absorption", format=".0%")],
+    ).properties(width=width, height=150)
+    if marked_epoch is not None:
+        rule = pd.DataFrame({"epoch": [marked_epoch]})
+        mark = alt.Chart(rule).mark_rule(color="#555555", strokeWidth=2, strokeDash=[2, 3]).encode(
+            x="epoch:Q", tooltip=[alt.Tooltip("epoch:Q", title="your epochs", format=",")])
+        top, bottom = alt.layer(top, mark), alt.layer(bottom, mark)
+    panels = [top, bottom] if pairs else [top]
+    return alt.vconcat(*panels, spacing=14).resolve_scale(color="independent")

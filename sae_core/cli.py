@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import re
 import sys
 import textwrap
@@ -687,7 +688,7 @@ def run_synth(args: argparse.Namespace) -> int:
     try:
         data = synth_data(args)
         config = synth_config(args, data)
-        run = GroundTruthLab(data, [config], args.seconds).run().result().runs[0]
+        run = GroundTruthLab(data, [config], args.seconds, device=args.device).run().result().runs[0]
     finally:
         torch.set_num_threads(threads)
     if args.save:
@@ -765,3 +766,6 @@ def main(argv: list[str] | None = None) -> int:
     except SAEInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader stopped early (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .absorption import absorption_by_pair
+from .errors import ConfigError
 from .features import MATCH_COSINE, ReferenceFeature, active_sets, closest_features, recovered_by
-from .training import TrainConfig, TrainResult, Trainer, seed_members
+from .training import PROGRESS_UPDATES, TrainConfig, TrainResult, Trainer, seed_members
 
 
 @dataclass
@@ -46,15 +48,24 @@ class StabilityResult:
     recovered_by_seed: list[dict[str, int | None]]  # per seed: reference -> feature index or None
     consensus: list[ConsensusFeature] = field(default_factory=list)
     train_seconds: float = 0.0
+    # nested pair ("not an animal > robot/AI") -> absorption, averaged over the seeds (sae_core.absorption)
+    absorption: dict[str, float] = field(default_factory=dict)
+    absorption_by_seed: list[dict[str, float]] = field(default_factory=list)  # per seed: pair -> absorption
 
     def to_dict(self) -> dict:
         return {
             "seeds": len(self.seeds),
             "config": self.config.to_dict(),
             "recovered": self.recovered,
+            "absorption": _rounded(self.absorption),
+            "absorption_per_seed": [_rounded(a) for a in self.absorption_by_seed],
             "consensus": [c.to_dict(self.tokens) for c in self.consensus],
             "train_seconds": round(self.train_seconds, 4),
         }
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {name: round(float(v), 6) for name, v in values.items()}
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -126,7 +137,10 @@ def compare_seeds(trainer: Trainer, tokens: list[str], references: list[Referenc
     consensus = match_features(results, tokens)
     for feature in consensus:
         feature.reference = next((r.name for r in references if r.tokens == feature.active_tokens), None)
-    return StabilityResult(config, seed_list, tokens, results, recovered, by_seed, consensus, trainer.seconds)
+    absorbed = [absorption_by_pair(r.feature_activations, tokens, references) for r in results]
+    mean = {name: float(np.mean([a[name] for a in absorbed])) for name in (absorbed[0] if absorbed else {})}
+    return StabilityResult(config, seed_list, tokens, results, recovered, by_seed, consensus, trainer.seconds,
+                           mean, absorbed)
 
 
 @dataclass
@@ -153,3 +167,103 @@ def concept_stability(run: StabilityResult, references: list[ReferenceFeature]) 
             float(np.median([m.jaccard for m in matches])) if matches else 0.0, miss, count,
         ))
     return out
+
+
+# ---- architectures side by side: every architecture's recipe on the same seeds ----------------
+
+
+def run_summary(run: StabilityResult, references: list[ReferenceFeature]) -> dict:
+    """One stability run in numbers (the CLI's per-architecture JSON, the page's table): exact
+    recoveries per concept, median best Jaccard, commonest near miss, mean L0, live features
+    (features that fire on some token), explained variance and absorption per nested pair."""
+    rows = concept_stability(run, references)
+    metrics = [r.metrics for r in run.results]
+    live = [m.hidden_dim - m.dead_features for m in metrics]
+    return {
+        "config": run.config.to_dict(),
+        "seeds": len(run.seeds),
+        "recovered": dict(run.recovered),
+        "recovered_per_seed": [sum(j is not None for j in found.values()) for found in run.recovered_by_seed],
+        "median_jaccard": {r.name: round(r.median_jaccard, 6) for r in rows},
+        "near_miss": {r.name: {"difference": r.commonest_miss, "seeds": r.miss_count} if r.commonest_miss else None
+                      for r in rows},
+        "l0": round(float(np.mean([m.l0 for m in metrics])), 6),
+        "live_features": round(float(np.mean(live)), 6),
+        "live_features_max": int(max(live)),
+        "explained_variance": round(float(np.mean([m.explained_variance for m in metrics])), 6),
+        "absorption": _rounded(run.absorption),
+        "absorption_per_seed": [_rounded(a) for a in run.absorption_by_seed],
+        "epochs_done": run.results[0].epochs_done,
+        "train_seconds": round(run.train_seconds, 4),
+    }
+
+
+@dataclass(frozen=True)
+class ArchitecturesProgress:
+    """What ``ArchitecturesRun.fit`` reports (the app's progress bar)."""
+
+    architecture: str  # the one in training
+    fraction: float  # of the whole run (every architecture)
+    text: str
+
+
+class ArchitecturesRun:
+    """Several architectures' recipes, each trained on the same seeds (one batched Trainer each, one
+    after the other). ``fit``, ``epoch``, ``finished`` and ``progress_every`` are the protocol the
+    app's Stop drives (``sae_core.stoppable``); after a stop, ``results`` compares what each
+    architecture trained so far learned (those not started are left out)."""
+
+    def __init__(self, x, recipes: dict[str, TrainConfig], seeds: list[int] | int, tokens: list[str],
+                 references: list[ReferenceFeature], device=None):
+        if not recipes:
+            raise ConfigError("choose at least one architecture")
+        self.x, self.recipes, self.device = x, dict(recipes), device
+        self.seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+        self.tokens, self.references = tokens, references
+        # built up front: a recipe that cannot train here is refused before any training starts
+        self.trainers: dict[str, Trainer] = {key: seeds_trainer(x, config, self.seeds, device)
+                                             for key, config in self.recipes.items()}
+        self.total_epochs = sum(t.config.epochs for t in self.trainers.values())
+
+    @property
+    def epoch(self) -> int:
+        """Epochs trained so far, every architecture together (0: nothing learned yet)."""
+        return sum(t.epoch for t in self.trainers.values())
+
+    @property
+    def finished(self) -> bool:
+        return all(t.finished for t in self.trainers.values())
+
+    @property
+    def progress_every(self) -> int:
+        return max(1, self.total_epochs // PROGRESS_UPDATES)
+
+    def fit(self, on_step=None, every: int = 0, stop=None) -> "ArchitecturesRun":
+        should_stop = stop.is_set if hasattr(stop, "is_set") else stop
+        keys = list(self.trainers)
+        for n, key in enumerate(keys):
+            trainer = self.trainers[key]
+            if trainer.finished:
+                continue
+            if should_stop is not None and should_stop():
+                break
+
+            def report(log, key=key, n=n) -> None:
+                if on_step is not None:
+                    on_step(ArchitecturesProgress(
+                        key, self.epoch / self.total_epochs,
+                        f"{key} ({n + 1} of {len(keys)}): epoch {log.epoch:,} of {log.epochs:,}"))
+
+            trainer.fit(report, every or self.progress_every, stop)
+        return self
+
+    def results(self) -> dict[str, StabilityResult]:
+        """Per architecture that trained at least one epoch: its seeds compared (``compare_seeds``)."""
+        return {key: compare_seeds(t, self.tokens, self.references) for key, t in self.trainers.items() if t.epoch > 0}
+
+
+def architectures_side_by_side(x, recipes: dict[str, TrainConfig], tokens: list[str],
+                               references: list[ReferenceFeature], seeds: list[int] | int,
+                               device=None) -> dict[str, StabilityResult]:
+    """Train every recipe (architecture -> config) on the same seeds; the seeds compared, per architecture."""
+    return ArchitecturesRun(x, recipes, seeds, tokens, references, device).fit().results()

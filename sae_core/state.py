@@ -50,7 +50,7 @@ class PageChoices:
 
     # the range each choice may take; anything else in a link falls back to the default
     BOUNDS = {"feature": (-1, limits.MAX_HIDDEN - 1), "features_page": (1, limits.MAX_HIDDEN),
-              "stability_seeds": (2, limits.MAX_SEEDS), "sweep_point": (0, 255), "lesson_step": (1, 6)}
+              "stability_seeds": (2, limits.MAX_SEEDS), "sweep_point": (0, 255), "lesson_step": (1, 7)}
 
 
 CHOICE_FIELDS = [f.name for f in fields(PageChoices)]

@@ -11,9 +11,6 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Protocol, runtime_checkable
 
-from .training import StepLog, Trainer
-
-PROGRESS_UPDATES = 40  # progress-bar updates in one Trainer run
 
 
 @runtime_checkable
@@ -21,6 +18,7 @@ class StoppableRun(Protocol):
     """A run the app can stop: ``Trainer`` (epochs) and ``GroundTruthLab`` (its steps, every architecture together)."""
 
     epoch: int  # steps taken so far; 0: nothing learned yet, so nothing to keep after a stop
+    progress_every: int  # fit's ``every`` for a progress bar that moves about 40 times
 
     @property
     def finished(self) -> bool:
@@ -30,21 +28,6 @@ class StoppableRun(Protocol):
             stop: threading.Event | Callable[[], bool] | None = None) -> Any:
         """Train until the end or until ``stop`` is set; call ``on_step(log)`` every ``every`` reports.
 
-        ``log.fraction`` is the share done (0 to 1); ``progress_text(log)`` says it in words. A
+        ``log.fraction`` is the share done (0 to 1); ``log.text`` says it in words. A
         callback that raises (Streamlit's rerun) leaves the run in a state its keep function can read.
         """
-
-
-def progress_text(log) -> str:
-    """What the progress bar says for a log from ``fit``: a Trainer's epoch, or the lab's own text."""
-    if isinstance(log, StepLog):
-        return f"Epoch {log.epoch:,} of {log.epochs:,}"
-    return log.text
-
-
-def progress_every(run: StoppableRun) -> int:
-    """``fit``'s ``every`` for about PROGRESS_UPDATES updates: a Trainer reports in epochs; a lab at
-    each of its recovery-curve points (already a fixed number per architecture)."""
-    if isinstance(run, Trainer):
-        return max(1, run.config.epochs // PROGRESS_UPDATES)
-    return 1

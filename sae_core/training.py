@@ -210,6 +210,11 @@ class StepLog:
     def fraction(self) -> float:
         return self.epoch / self.epochs
 
+    @property
+    def text(self) -> str:
+        """The step in words, for a progress bar."""
+        return f"Epoch {self.epoch:,} of {self.epochs:,}"
+
 
 @dataclass
 class TrainResult:
@@ -231,6 +236,7 @@ class TrainResult:
         return [j for j, d in enumerate(self.feature_density) if d == 0]
 
 
+PROGRESS_UPDATES = 40  # progress reports in one run, for the app's progress bar
 DATA_ORDER_SEED = 0  # mini-batch order: the same for every member, so batched seeds equal separate runs
 
 
@@ -391,6 +397,11 @@ class Trainer:
     @property
     def finished(self) -> bool:
         return self.epoch >= self.config.epochs
+
+    @property
+    def progress_every(self) -> int:
+        """``fit``'s ``every`` for about PROGRESS_UPDATES reports over the run (the app's progress bar)."""
+        return max(1, self.config.epochs // PROGRESS_UPDATES)
 
     def history(self, member: int = 0) -> pd.DataFrame:
         columns = history_columns(self.config.architecture)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sae_core import charts
 from sae_core.ground_truth import charts as lab_charts
 
 

@@ -132,7 +132,7 @@ def test_an_unknown_architecture_or_a_k_too_large_exits_2(capsys):
     code, _, err = run_main(capsys, "train", SEED, "--architecture", "gated")
     assert code == 2
     assert err == ("error: --architecture/--arch: unknown architecture 'gated' "
-                   "(known: batchtopk, jumprelu, standard, topk)\n")
+                   "(known: batchtopk, jumprelu, matryoshka, standard, topk)\n")
     code, _, err = run_main(capsys, "train", SEED, "--architecture", "topk", "--hidden-dim", "4", "--k", "5")
     assert code == 2 and err == "error: k must be at most the hidden size (4), got 5\n"
 
@@ -166,7 +166,7 @@ BAD_ARGS = [
      f"--jumprelu-threshold: {OPTIONS['jumprelu_threshold'].what} must be "
      f"{OPTIONS['jumprelu_threshold'].describe_range()} (got 0.0)"),
     (["train", SEED, "--architecture", "gated"], "--architecture/--arch: unknown architecture 'gated' "
-                                                 "(known: batchtopk, jumprelu, standard, topk)"),
+                                                 "(known: batchtopk, jumprelu, matryoshka, standard, topk)"),
     (["train", SEED, "--tied-init", "1"], "python -m sae_core: unrecognized arguments: 1"),
     (["train", SEED, "--bogus"], "python -m sae_core: unrecognized arguments: --bogus"),
     (["train", SEED, "--arc", "topk"], "python -m sae_core: unrecognized arguments: --arc topk"),  # no abbreviations

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import torch
 
+from sae_core.architectures import ARCHITECTURES
 from sae_core.device import DEVICES, available_devices, resolve_device
 from sae_core.errors import ConfigError
 from sae_core.sweep import sweep
 from sae_core.training import RECOMMENDED, TrainConfig, Trainer, train
 
-ARCHS = ["standard", "topk", "batchtopk", "jumprelu"]
+ARCHS = list(ARCHITECTURES)  # every registered architecture
 
 
 def test_cpu_and_auto_here_give_the_same_bits_as_no_device(seed_x):
@@ -61,7 +62,8 @@ def test_every_step_stays_on_the_device(seed_x, architecture, batch_size, widths
     that branch on data (dead-feature resampling, AuxK) are left to a real GPU (README, "GPU")."""
     base = TrainConfig(architecture=architecture, epochs=4, k=2, batch_size=batch_size, auxk_weight=0.0,
                        unit_norm_decoder=True, tied_init=True, init_decoder_bias_to_mean=True, init_decoder_norm=0.1)
-    knob = {"k": 1} if architecture in ("topk", "batchtopk") else {"sparsity_weight": 0.2}
+    knob_name = ARCHITECTURES[architecture].knob
+    knob = {knob_name: 1 if knob_name == "k" else 0.2}
     trainer = Trainer(seed_x, [replace(base, hidden_dim=widths[0]), replace(base, hidden_dim=widths[1], seed=1, **knob)],
                       device=torch.device("meta"))
     for _ in range(4):

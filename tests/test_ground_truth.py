@@ -102,11 +102,11 @@ def test_a_stop_event_ends_the_run_early():
 
 def test_the_lab_offers_the_trainers_stoppable_protocol():
     """fit(on_step, every, stop), epoch and finished: what the app's one Stop drives (sae_core.stoppable)."""
-    from sae_core.stoppable import StoppableRun, progress_every, progress_text
+    from sae_core.stoppable import StoppableRun
     configs = [lab_config("standard", DATA), lab_config("topk", DATA)]
     lab = GroundTruthLab(DATA, configs, seconds=0.5)
     assert isinstance(lab, StoppableRun) and isinstance(Trainer(DATA.batch(0, 8), configs[0]), StoppableRun)
-    assert lab.epoch == 0 and not lab.finished and progress_every(lab) == 1
+    assert lab.epoch == 0 and not lab.finished and lab.progress_every == 1
     logs = []
     lab.fit(on_step=logs.append, every=2,  # as if Stop came at TopK's 10th step
             stop=lambda: lab.trainer is not None and lab.trainer.config.architecture == "topk"
@@ -116,8 +116,8 @@ def test_the_lab_offers_the_trainers_stoppable_protocol():
     assert lab.epoch == runs[0].steps + 10
     fractions = [log.fraction for log in logs]
     assert len(logs) >= 5 and fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] < 1
-    assert progress_text(logs[0]).startswith(f"{ARCHITECTURES['standard'].label}: ")
-    assert all(" of 0.5 s, MMCS " in progress_text(log) for log in logs)
+    assert logs[0].text.startswith(f"{ARCHITECTURES['standard'].label}: ")
+    assert all(" of 0.5 s, MMCS " in log.text for log in logs)
     finished = GroundTruthLab(DATA, [lab_config("standard", DATA, epochs=30)], seconds=60.0).fit()
     assert finished.finished and finished.epoch == 30
 

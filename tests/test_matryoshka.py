@@ -17,7 +17,7 @@ import torch
 from sae_core.architectures import get_architecture
 from sae_core.architectures.auxk import DEAD_AFTER_STEPS
 from sae_core.architectures.matryoshka import MatryoshkaSAE, matryoshka_widths
-from sae_core.training import TrainConfig, train_seeds
+from sae_core.training import TrainConfig, train, train_seeds
 
 
 def make(d_in=6, hidden=(16,), seeds=(0,), dtype=torch.float64, **options):
@@ -67,6 +67,10 @@ def saelens_twin(model: MatryoshkaSAE, aux: float):
     return theirs
 
 
+def value(tensor) -> float:
+    return tensor.detach().item()
+
+
 def their_step(theirs, x, dead=None):
     from sae_lens.saes.sae import TrainStepInput
     return theirs.training_forward_pass(TrainStepInput(sae_in=x, coefficients={}, dead_neuron_mask=dead,
@@ -89,13 +93,13 @@ def test_loss_is_saelens_loss_over_d_in_level_by_level(levels, dtype, tol):
     assert (f_NH > 0).sum() == 3 * len(x) and torch.equal(out.feature_acts.detach(), f_NH)
     inner_widths = model.widths_S[0][:-1]
     assert sorted(k for k in out.losses if k.startswith("inner")) == sorted(f"inner_mse_loss_{w}" for w in inner_widths)
-    assert float(out.losses["mse_loss"]) == pytest.approx(d * float(ours["mse"][0]), rel=tol)
-    assert float(out.loss) == pytest.approx(d * float(sum(ours.values())[0]), rel=tol)
-    inner = sum((float(out.losses[f"inner_mse_loss_{w}"]) for w in inner_widths), 0.0)
+    assert value(out.losses["mse_loss"]) == pytest.approx(d * float(ours["mse"][0]), rel=tol)
+    assert value(out.loss) == pytest.approx(d * float(sum(ours.values())[0]), rel=tol)
+    inner = sum((value(out.losses[f"inner_mse_loss_{w}"]) for w in inner_widths), 0.0)
     assert inner == pytest.approx(d * float(ours["inner_mse"][0]), rel=tol, abs=0)
     for w in inner_widths:  # each level: b_dec plus the first w features, written out
-        level = ((model.b_dec[0] + f_NH[:, :w] @ model.W_dec[0, :w] - x) ** 2).mean()
-        assert float(out.losses[f"inner_mse_loss_{w}"]) == pytest.approx(d * float(level), rel=tol)
+        level = ((model.b_dec[0] + f_NH[:, :w] @ model.W_dec[0, :w] - x) ** 2).mean().detach()
+        assert value(out.losses[f"inner_mse_loss_{w}"]) == pytest.approx(d * float(level), rel=tol)
     if levels == 1:
         assert float(ours["inner_mse"][0]) == 0.0
 
@@ -112,7 +116,7 @@ def test_gradients_and_threshold_are_saelens_over_d_in():
     for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
         torch.testing.assert_close(getattr(model, name).grad[0] * model.d_in, getattr(theirs, name).grad,
                                    rtol=1e-10, atol=1e-12, msg=name)
-    assert float(sum(returned.values())[0]) * model.d_in == pytest.approx(float(out.loss), rel=1e-12)
+    assert float(sum(returned.values())[0]) * model.d_in == pytest.approx(value(out.loss), rel=1e-12)
     assert float(model.threshold[0]) == pytest.approx(float(theirs.topk_threshold), rel=1e-12)
 
 
@@ -127,8 +131,8 @@ def test_auxk_is_saelens_aux_loss_over_d_in():
     with torch.no_grad():
         ours = model.losses(x)
     assert float(ours["auxk"][0]) > 0
-    assert float(out.losses["auxiliary_reconstruction_loss"]) == pytest.approx(6 * float(ours["auxk"][0]), rel=1e-12)
-    assert float(out.loss) == pytest.approx(6 * float(sum(ours.values())[0]), rel=1e-12)
+    assert value(out.losses["auxiliary_reconstruction_loss"]) == pytest.approx(6 * float(ours["auxk"][0]), rel=1e-12)
+    assert value(out.loss) == pytest.approx(6 * float(sum(ours.values())[0]), rel=1e-12)
 
 
 def test_padded_members_each_use_their_own_widths_as_saelens_does():
@@ -140,7 +144,7 @@ def test_padded_members_each_use_their_own_widths_as_saelens_does():
         batched = model.losses(x)
     for s in range(2):
         out = their_step(saelens_twin(model.member(s), aux=0.0), x)
-        assert float(out.loss) == pytest.approx(6 * float(sum(batched.values())[s]), rel=1e-12)
+        assert value(out.loss) == pytest.approx(6 * float(sum(batched.values())[s]), rel=1e-12)
 
 
 # ---- hand-written gradients ---------------------------------------------------------------------
@@ -184,6 +188,13 @@ def test_padded_members_and_dead_features_fall_back_to_autograd():
     model = make(auxk_weight=0.5)
     model.steps_since_fired[0, [2, 7]] = DEAD_AFTER_STEPS
     assert (against_autograd(model, batch())["auxk"] > 0).all()
+
+
+def test_one_level_is_plain_batchtopk(seed_x):
+    plain = train(seed_x, TrainConfig(architecture="batchtopk", k=2, epochs=300))
+    nested = train(seed_x, TrainConfig(architecture="matryoshka", k=2, epochs=300, matryoshka_levels=1))
+    np.testing.assert_array_equal(nested.feature_activations, plain.feature_activations)
+    assert (nested.history["inner_mse"] == 0).all()
 
 
 # ---- what the prefixes are for --------------------------------------------------------------------

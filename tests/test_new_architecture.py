@@ -18,7 +18,7 @@ from sae_core.architectures import ARCHITECTURES, OPTIONS, register, unregister
 from sae_core.architectures.base import SAE
 from sae_core.errors import ConfigError
 from sae_core.options import Option
-from sae_core.saelens_format import load_saelens, save_saelens
+from sae_core.saelens_format import save_saelens
 from sae_core.state import AppState
 from sae_core.sweep import sweep
 from sae_core.training import TrainConfig, train

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +21,7 @@ import torch
 
 from .. import limits
 from ..architectures import ARCHITECTURES, get_architecture
+from ..device import resolve_device
 from ..errors import ConfigError, SAEInputError
 from ..options import Option
 from .recovery import (RecoveryMetrics, chance_level, cosine_matrix, decoder_rows, feature_labels,
@@ -147,20 +148,24 @@ class GroundTruthLab:
 
     Keeps every finished run in ``runs`` and the one in flight in ``trainer``, so a run
     interrupted by the app's Stop (or by a raised exception) still yields ``result()``.
-    ``fit``, ``epoch`` and ``finished`` are the protocol the app's Stop drives
-    (``sae_core.stoppable``), the same as a Trainer's.
+    ``fit``, ``epoch``, ``finished`` and ``progress_every`` are the protocol the app's Stop drives
+    (``sae_core.stoppable``), the same as a Trainer's. ``device``: where the SAEs train
+    (``sae_core.device``); the data are generated on the CPU and moved.
     """
 
+    progress_every = 1  # fit reports at each recovery-curve point: CURVE_POINTS per architecture
+
     def __init__(self, data: GroundTruthData, configs: list[TrainConfig], seconds: float,
-                 settings: dict | None = None):
+                 settings: dict | None = None, device=None):
         if not configs:
             raise ConfigError("choose at least one architecture")
         if not 0 < seconds <= limits.MAX_SYNTH_SECONDS:
             raise ConfigError(f"training time must be from 0 to {limits.MAX_SYNTH_SECONDS:g} seconds (got {seconds})")
         self.data, self.configs, self.seconds = data, list(configs), float(seconds)
         self.settings = dict(settings or {})
+        self.device = resolve_device(device)
         self.true_FD = data.directions_FD
-        self.x_eval_ND = data.eval_batch(EVAL_SAMPLES)
+        self.x_eval_ND = data.eval_batch(EVAL_SAMPLES).to(self.device)
         self.runs: list[LabRun] = []
         self.trainer: Trainer | None = None
         self._curve: list[dict] = []
@@ -172,7 +177,8 @@ class GroundTruthLab:
         user_stop = stop.is_set if isinstance(stop, threading.Event) else (stop or (lambda: False))
         for config in self.configs[len(self.runs):]:
             size = config.batch_size
-            trainer = Trainer(self.data.batch(0, size), config, batches=lambda i, size=size: self.data.batch(i, size))
+            trainer = Trainer(self.data.batch(0, size), config, batches=lambda i, size=size: self.data.batch(i, size),
+                              device=self.device)
             self.trainer, self._curve = trainer, [recovery_point(trainer.model, self.true_FD, 0, 0.0)]
             interval = self.seconds / CURVE_POINTS
             next_point = [interval]
@@ -286,13 +292,13 @@ class LabSettings:
                 group_size=self.group_size, group_correlation=self.group_correlation, seed=self.seed))
         raise ConfigError(f"unknown generator '{self.generator}' (known: sparse, toy)")
 
-    def lab(self) -> "GroundTruthLab":
+    def lab(self, device=None) -> "GroundTruthLab":
         """The lab these settings describe (builds the data; the toy model trains here)."""
         if not self.architectures:
             raise ConfigError("choose at least one architecture")
         data = self.data()
         configs = [lab_config(a, data, self.width, self.seed) for a in self.architectures]
-        return GroundTruthLab(data, configs, self.seconds, asdict(self))
+        return GroundTruthLab(data, configs, self.seconds, asdict(self), device=device)
 
 
 # The Superposition page's numeric choices, declared once: the page's widgets (label, range,

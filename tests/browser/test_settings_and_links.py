@@ -46,7 +46,7 @@ def test_hidden_size_7_and_the_articles_recipe_survive_every_page(page: Page, ap
         no_exception(page)
         assert AppState.from_query(dict(re.findall(r"[?&]([^=&]+)=([^&]*)", page.url))).config == expected, title
         if title == "Stability":  # it trains exactly what the user chose
-            expect(page.get_by_text(re.compile(r"hidden 7, sparsity 0\.01, lr 0\.01, 1,000 epochs"))).to_be_visible()
+            expect(page.get_by_text(re.compile(r"hidden 7, sparsity weight 0\.01, lr 0\.01, 1,000 epochs"))).to_be_visible()
     go_to(page, "Train")
     expect(page.get_by_role("spinbutton", name="Hidden size (features)", exact=True)).to_have_value("7")
     expect(page.get_by_role("spinbutton", name="Learning rate", exact=True)).to_have_value(str(ARTICLE.lr))
@@ -100,7 +100,8 @@ def test_a_shared_link_reproduces_the_run_with_one_click(page: Page, app_url: st
     wait_idle(page, TRAIN_S)
     expect(page.get_by_text("You opened a shared link")).to_be_visible()
     page.get_by_role("button", name="Train these settings").click()
-    expect(page.get_by_text("Trained the shared link's settings: hidden 5")).to_be_visible(timeout=TRAIN_S * 1000)
+    expect(page.get_by_text(f"Trained the shared link's settings: {state.describe()}")).to_be_visible(
+        timeout=TRAIN_S * 1000)
     wait_idle(page, TRAIN_S)
     expect(heading(page, "Features")).to_be_visible()
     expect(sidebar(page)).to_contain_text("Model: 5 features, 200 epochs")
