@@ -35,8 +35,6 @@ SUPERPOSED_EXAMPLE = "colors_and_shapes"
 LESSON_HIDDEN = [4, 8, 16]  # the small sweep's hidden sizes (x the architecture's knob values, seed 0)
 LONGER = 4  # step 7 trains this many times your epochs (at most limits.MAX_EPOCHS) ...
 LONGER_CHECKPOINTS = 16  # ... measured this many times, evenly, and at your epochs
-# step 7's run, (your epochs, OverTraining); named here until app_ui.keys has it (LESSON_OVER_TRAINING)
-OVER_TRAINING = "lesson_over_training"
 
 st.title("Lesson")
 st.markdown(
@@ -79,7 +77,7 @@ def run_longer() -> None:
     config = training_config()
     horizon = min(limits.MAX_EPOCHS, LONGER * config.epochs)
     marks = sorted(set(checkpoint_epochs(horizon, LONGER_CHECKPOINTS)) | {config.epochs})
-    st.session_state[OVER_TRAINING] = (config.epochs, over_training(
+    st.session_state[keys.LESSON_OVER_TRAINING] = (config.epochs, over_training(
         values_of(table), replace(config, epochs=horizon), tokens_of(table),
         st.session_state.get(keys.REFERENCES, []), setting("stability_seeds"), marks, device=APP_DEVICE))
 
@@ -271,7 +269,7 @@ else:
     action(f"Train {seeds} seeds for {horizon:,} epochs", run_longer,
            help=f"Your settings on seeds 0-{seeds - 1}, {LONGER}x your {config.epochs:,} epochs, measured "
                 f"{LONGER_CHECKPOINTS} times on the way.")
-    done = st.session_state.get(OVER_TRAINING)
+    done = st.session_state.get(keys.LESSON_OVER_TRAINING)
     if done is None:
         st.info(f"Press **Train {seeds} seeds for {horizon:,} epochs**.")
     elif not done[1].concepts:

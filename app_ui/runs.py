@@ -97,6 +97,14 @@ def keep_stability(trainer, tokens: list[str], references: list) -> None:
     st.session_state[keys.STABILITY_NOTICE] = stopped_notice(trainer, "the seeds are compared as learned so far")
 
 
+def keep_side_by_side(run) -> None:
+    """An ``ArchitecturesRun`` (finished, or settled after a Stop): every architecture trained so far."""
+    st.session_state[keys.SIDE_BY_SIDE] = run.result()
+    st.session_state[keys.SIDE_BY_SIDE_NOTICE] = None if run.finished else (
+        f"Stopped at epoch {run.epoch:,} of {run.total_epochs:,} (every architecture together); the "
+        "architectures are compared as learned so far, and those not started are left out.")
+
+
 def keep_sweep(trainer, tokens: list[str]) -> None:
     st.session_state[keys.SWEEP] = sweep_result(trainer)
     st.session_state[keys.SWEEP_TOKENS] = tokens

@@ -330,7 +330,7 @@ def contributions_chart(long: pd.DataFrame, dims: list[str], row_width: int = 76
 
 
 def over_training_chart(long: pd.DataFrame, seeds: int, marked_epoch: int | None = None,
-                        width: int = 560) -> alt.VConcatChart:
+                        width: int = 480) -> alt.VConcatChart:
     """Longer training, two panels on one epoch axis: top, in how many of the seeds each named concept
     is recovered (a line per concept, coloured in the concepts' order); bottom, the mean absorption of
     each nested pair (0 to 1, dark dashed lines).
@@ -352,16 +352,16 @@ def over_training_chart(long: pd.DataFrame, seeds: int, marked_epoch: int | None
         y=alt.Y("value:Q", title=f"Seeds (of {seeds}) that recover it", scale=alt.Scale(domain=[0, seeds])),
         color=alt.Color("what:N", title="Concept", sort=concepts,
                         scale=alt.Scale(domain=concepts, range=[feature_colour(i) for i in range(len(concepts))]),
-                        legend=alt.Legend(orient="right", labelLimit=260)),
+                        legend=alt.Legend(orient="right", labelLimit=240)),
         tooltip=["epoch", alt.Tooltip("what:N", title="concept"), alt.Tooltip("value:Q", title="seeds")],
     ).properties(width=width, height=230)
     bottom = alt.Chart(absorbed).mark_line(point=alt.OverlayMarkDef(size=60, filled=True), strokeWidth=3,
                                            strokeDash=[7, 4]).encode(
         x=x,
         y=alt.Y("value:Q", title="Absorption", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
-        color=alt.Color("what:N", title="Nested pair (absorption)", sort=pairs,
+        color=alt.Color("what:N", title="Nested pair", sort=pairs,
                         scale=alt.Scale(domain=pairs, range=["#222222", "#8c564b", "#7f7f00"][: max(1, len(pairs))]),
-                        legend=alt.Legend(orient="right", labelLimit=260)),
+                        legend=alt.Legend(orient="right", labelLimit=240)),
         tooltip=["epoch", alt.Tooltip("what:N", title="pair"), alt.Tooltip("value:Q", title="absorption", format=".0%")],
     ).properties(width=width, height=150)
     if marked_epoch is not None:
@@ -371,3 +371,28 @@ def over_training_chart(long: pd.DataFrame, seeds: int, marked_epoch: int | None
         top, bottom = alt.layer(top, mark), alt.layer(bottom, mark)
     panels = [top, bottom] if pairs else [top]
     return alt.vconcat(*panels, spacing=14).resolve_scale(color="independent")
+
+
+def architectures_chart(recovery_long: pd.DataFrame, seeds: int, labels: dict[str, str] | None = None) -> alt.Chart:
+    """Architectures side by side: per architecture (a row), one bar per named concept, as long as the
+    number of seeds (of ``seeds``) that recovered it exactly, labelled "18/20".
+
+    ``recovery_long``: architecture, concept, seeds (``stability.SideBySide.recovery_long``);
+    ``labels``: the text shown for each architecture (its key otherwise).
+    """
+    long = recovery_long.copy()
+    long["architecture"] = [(labels or {}).get(a, a) for a in long["architecture"]]
+    long["text"] = [f"{n}/{seeds}" for n in long["seeds"]]
+    order = list(dict.fromkeys(long["architecture"]))
+    concepts = list(dict.fromkeys(long["concept"]))
+    colour = alt.Color("concept:N", sort=concepts, title="Named concept",
+                       scale=_feature_scale(concepts, [feature_colour(i) for i in range(len(concepts))]),
+                       legend=alt.Legend(orient="top", labelLimit=300))
+    base = alt.Chart(long).encode(
+        y=alt.Y("architecture:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False)),
+        yOffset=alt.YOffset("concept:N", sort=concepts),
+        x=alt.X("seeds:Q", scale=alt.Scale(domain=[0, seeds]), title=f"Seeds (of {seeds}) that recovered it exactly"),
+    )
+    bars = base.mark_bar().encode(color=colour, tooltip=["architecture", "concept", "seeds"])
+    text = base.mark_text(align="left", dx=4, fontSize=TEXT_PX, color=TEXT_COLOUR).encode(text="text:N")
+    return alt.layer(bars, text).properties(height=alt.Step(20 if len(concepts) > 1 else 30))

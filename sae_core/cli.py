@@ -3,7 +3,8 @@
     python -m sae_core train TABLE.csv [training flags] [--json [--full]] [--save DIR] [--save-model OUT.zip]
     python -m sae_core train DIR [training flags] [--save SAE_DIR] [--json]   (DIR written by extract)
     python -m sae_core encode MODEL_DIR_OR_ZIP TABLE.csv [--json [--full]]
-    python -m sae_core stability TABLE.csv --seeds K [--first-seed S] [training flags] [--json]
+    python -m sae_core stability TABLE.csv --seeds K [--first-seed S] [training flags] [--json [--full]]
+    python -m sae_core stability TABLE.csv --architectures A,B,... [--seeds K] [--first-seed S] [--json [--full]]
     python -m sae_core sweep TABLE.csv --hidden-dims 4,8,16 [--knob-values V1,V2,...] [--seeds K] [training flags] [--json]
     python -m sae_core synth [--generator NAME] [generator flags] [--architecture NAME] [--width W]
                              [--seconds T] [--threads N] [--save DIR] [--json]
@@ -138,6 +139,16 @@ def _architecture(text: str) -> str:
         return get_architecture(ARCHITECTURE.parse(text)).key
     except ConfigError as error:  # unknown architecture 'x' (known: ...)
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _architecture_list(text: str) -> list[str]:
+    """``--architectures``: comma-separated architecture keys, each once ("all": every registered one)."""
+    if text.strip() == "all":
+        return list(ARCHITECTURES)
+    keys = [_architecture(item) for item in _items(text)]
+    if not keys:
+        raise argparse.ArgumentTypeError("name at least one architecture")
+    return list(dict.fromkeys(keys))
 
 
 # ---- help: generated from the declarations ----------------------------------------------------
@@ -356,7 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
     stability_cmd = commands.add_parser("stability", help="train K seeds at once and compare their features")
     _table_arg(stability_cmd)
     _seeds_flags(stability_cmd, 20, "the README's table: --seeds 20 --first-seed 100")
+    stability_cmd.add_argument(
+        "--architectures", type=_architecture_list, metavar="A,B,...",
+        help=_escaped("train each of these architectures' recipes on the same seeds and compare them (all: every "
+                      "registered one); a recipe is the table's NAME.settings.json entry for it, else the "
+                      "architecture's defaults over the shared settings; training flags given change every recipe. "
+                      f"Known: {', '.join(ARCHITECTURES)}."))
     _json_flags(stability_cmd)
+    stability_cmd.add_argument("--full", action="store_true",
+                               help="with --json: also every seed's feature activations (\"runs\")")
     training_flags(stability_cmd, csv_defaults, leave_out=(SEED,))
     _device_flag(stability_cmd)
 
@@ -596,9 +615,17 @@ def bounded_consensus(data: dict, numbers_each: int) -> dict:
     return data
 
 
+def seed_runs(run) -> list[dict]:
+    """``--full``: every seed's feature activations (one list per token, one number per feature)."""
+    return [{"seed": seed, "feature_activations": np.round(r.feature_activations.astype(np.float64), 6).tolist()}
+            for seed, r in zip(run.seeds, run.results)]
+
+
 def run_stability(args: argparse.Namespace) -> int:
     from .features import load_references
     from .stability import stability
+    if args.architectures is not None:
+        return run_architectures(args)
     table = read_table(args.table)
     tokens = tokens_of(table)
     config = config_from_args(args)
@@ -608,17 +635,59 @@ def run_stability(args: argparse.Namespace) -> int:
     per_seed = [sum(j is not None for j in found.values()) for found in run.recovered_by_seed]
     if args.json:
         data = {**run.to_dict(), "first_seed": args.first_seed, "recovered_per_seed": per_seed}
-        print(json.dumps(bounded_consensus(data, len(tokens) + len(dims_of(table)))))
+        data = bounded_consensus(data, len(tokens) + len(dims_of(table)))
+        print(json.dumps({**data, "runs": seed_runs(run)} if args.full else data))
         return 0
     print(f"{len(run.seeds)} seeds ({run.seeds[0]}-{run.seeds[-1]}) trained together in {run.train_seconds:.2f} s")
     for name, count in run.recovered.items():
         print(f"  {name}: recovered in {count} of {len(run.seeds)} seeds")
+    for pair, value in run.absorption.items():
+        print(f"  absorption {pair}: {value:.2f} (the share of the inner concept's tokens the outer one's "
+              "feature misses, averaged over the seeds)")
     if run.recovered:
         print("  seeds recovering at least k of the named features: "
               + ", ".join(f"k={k}: {sum(n >= k for n in per_seed)}" for k in range(1, len(run.recovered) + 1)))
     for c in run.consensus[:10]:
         label = f" = {c.reference}" if c.reference else ""
         print(f"  consensus feature in {c.seeds:>2} seeds{label}: {', '.join(sorted(c.active_tokens))}")
+    return 0
+
+
+def architecture_recipes_for(args: argparse.Namespace) -> dict:
+    """``--architectures``: each one's recipe for the table (``examples.settings_beside``), with the
+    training flags given applied over every recipe."""
+    from .examples import architecture_recipes, settings_beside
+    if hasattr(args, ARCHITECTURE.name):
+        raise ConfigError("--architecture and --architectures do not go together: each architecture trains its recipe")
+    recipes = architecture_recipes(settings_beside(args.table))
+    given = {name: getattr(args, name) for name in all_settings() if hasattr(args, name)}
+    return {key: TrainConfig(**{**recipes[key].to_dict(), **given}).validate() for key in args.architectures}
+
+
+def run_architectures(args: argparse.Namespace) -> int:
+    """``stability --architectures``: every architecture's recipe on the same seeds, side by side."""
+    from .features import load_references
+    from .stability import ArchitecturesRun, run_summary
+    table = read_table(args.table)
+    tokens = tokens_of(table)
+    refs = load_references(args.table, tokens)
+    recipes = architecture_recipes_for(args)
+    seeds = [args.first_seed + s for s in range(args.seeds)]
+    _threads_for(table, [c.hidden_dim for c in recipes.values()], args.seeds)
+    runs = ArchitecturesRun(values_of(table), recipes, seeds, tokens, refs, device=args.device).fit().results()
+    if args.json:
+        per_arch = {key: {**run_summary(run, refs), **({"runs": seed_runs(run)} if args.full else {})}
+                    for key, run in runs.items()}
+        print(json.dumps({"tokens": tokens, "first_seed": args.first_seed, "seeds": args.seeds,
+                          "architectures": per_arch}))
+        return 0
+    print(f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), each architecture's recipe on the same seeds:")
+    for key, run in runs.items():
+        data = run_summary(run, refs)
+        found = ", ".join(f"{name} {count}/{len(seeds)}" for name, count in data["recovered"].items())
+        absorbed = ", ".join(f"absorption {pair} {value:.2f}" for pair, value in data["absorption"].items())
+        print(f"  {key}: {found}{'; ' if found else ''}L0 {data['l0']:.2f}, live features {data['live_features']:.1f}"
+              + (f", {absorbed}" if absorbed else "") + f" ({run.config.describe(seed=False)})")
     return 0
 
 

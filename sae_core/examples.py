@@ -44,6 +44,7 @@ class ExampleSettings:
     teaches: str  # what the example is for, shown under the example menu
     # architecture -> the settings its recipe changes (the file's "architectures"); see ``recipe``
     architectures: dict[str, dict] = field(default_factory=dict)
+    architectures_why: str = ""  # how the per-architecture recipes were chosen and how they did
 
     def recipe(self, architecture: str) -> TrainConfig:
         """What ``architecture`` trains with on this example: the shared settings of ``config``, the
@@ -95,7 +96,8 @@ def read_settings(path: Path) -> ExampleSettings | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         settings = ExampleSettings(TrainConfig.from_dict(data["settings"]).validate(), str(data["why"]),
                                    str(data["teaches"]), {str(k): dict(v) for k, v in
-                                                          data.get("architectures", {}).items()})
+                                                          data.get("architectures", {}).items()},
+                                   str(data.get("architectures_why", "")))
         from .architectures import ARCHITECTURES
         for key in settings.architectures:
             if key in ARCHITECTURES:  # one not registered here is not trained, so not checked

@@ -74,7 +74,8 @@ class OverTraining:
 
     def recovered(self, epoch: int) -> dict[str, int]:
         """Concept -> how many seeds recovered it exactly at ``epoch`` (a checkpoint)."""
-        return {c: sum(seed[i].exact for seed in self.matches[epoch]) for i, c in enumerate(self.concepts)}
+        rows = self.table[(self.table["epoch"] == epoch) & (self.table["kind"] == RECOVERED)]
+        return {c: int(v) for c, v in zip(rows["what"], rows["value"])}
 
     def absorption(self, epoch: int) -> dict[str, float]:
         """Nested pair -> absorption averaged over the seeds at ``epoch``."""

@@ -3,7 +3,11 @@
 Train K seeds of one configuration at once, then match their features: a *consensus
 feature* is a group of features from different seeds with the same active tokens or
 decoder directions that agree (cosine >= ``MATCH_COSINE``). Its support is the number of
-seeds that found it.
+seeds that found it. Each run also measures absorption per nested pair of named concepts
+(``sae_core.absorption``), per seed and on average.
+
+``ArchitecturesRun`` trains several architectures' recipes on the same seeds, one after the
+other (stoppable like a Trainer); ``SideBySide`` and ``run_summary`` say how each did.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
-from .absorption import absorption_by_pair
+from .absorption import absorption_by_pair, nested_pairs, pair_name
 from .errors import ConfigError
 from .features import MATCH_COSINE, ReferenceFeature, active_sets, closest_features, recovered_by
 from .training import PROGRESS_UPDATES, TrainConfig, TrainResult, Trainer, seed_members
@@ -261,9 +266,42 @@ class ArchitecturesRun:
         """Per architecture that trained at least one epoch: its seeds compared (``compare_seeds``)."""
         return {key: compare_seeds(t, self.tokens, self.references) for key, t in self.trainers.items() if t.epoch > 0}
 
+    def result(self) -> "SideBySide":
+        return SideBySide(self.results(), list(self.references), self.seeds, list(self.tokens))
+
+
+@dataclass
+class SideBySide:
+    """Architectures trained on the same seeds (``ArchitecturesRun``), and how each did."""
+
+    runs: dict[str, StabilityResult]  # architecture -> its seeds compared
+    references: list[ReferenceFeature]  # the named concepts they were judged by
+    seeds: list[int]
+    tokens: list[str]
+
+    def summaries(self) -> dict[str, dict]:
+        return {key: run_summary(run, self.references) for key, run in self.runs.items()}
+
+    def table(self) -> pd.DataFrame:
+        """One row per architecture: architecture (its key), each concept's exact recoveries (of the
+        seeds), l0 (mean), live_features (mean) and, per nested pair, its mean absorption."""
+        rows = []
+        for key, data in self.summaries().items():
+            rows.append({"architecture": key, **data["recovered"], "l0": data["l0"],
+                         "live_features": data["live_features"], **data["absorption"]})
+        columns = ["architecture", *(r.name for r in self.references), "l0", "live_features",
+                   *(pair_name(p, c) for p, c in nested_pairs(self.references))]
+        return pd.DataFrame(rows, columns=columns)
+
+    def recovery_long(self) -> pd.DataFrame:
+        """architecture, concept, seeds (exact recoveries): the side-by-side chart's rows."""
+        rows = [{"architecture": key, "concept": name, "seeds": count}
+                for key, run in self.runs.items() for name, count in run.recovered.items()]
+        return pd.DataFrame(rows, columns=["architecture", "concept", "seeds"])
+
 
 def architectures_side_by_side(x, recipes: dict[str, TrainConfig], tokens: list[str],
                                references: list[ReferenceFeature], seeds: list[int] | int,
-                               device=None) -> dict[str, StabilityResult]:
+                               device=None) -> SideBySide:
     """Train every recipe (architecture -> config) on the same seeds; the seeds compared, per architecture."""
-    return ArchitecturesRun(x, recipes, seeds, tokens, references, device).fit().results()
+    return ArchitecturesRun(x, recipes, seeds, tokens, references, device).fit().result()

@@ -45,12 +45,14 @@ class PageChoices:
     feature: int = -1  # Features page: the feature whose card is opened (-1: none)
     features_page: int = 1  # Features page: which page of cards, when there are many features
     stability_seeds: int = 20  # Stability page: seeds trained together
+    stability_first_seed: int = 0  # Stability page: the first of them (seeds S..S+K-1)
     sweep_point: int = 0  # Sweep page: the model picked on the trade-off chart
     lesson_step: int = 1  # Lesson page: the step shown
 
     # the range each choice may take; anything else in a link falls back to the default
     BOUNDS = {"feature": (-1, limits.MAX_HIDDEN - 1), "features_page": (1, limits.MAX_HIDDEN),
-              "stability_seeds": (2, limits.MAX_SEEDS), "sweep_point": (0, 255), "lesson_step": (1, 7)}
+              "stability_seeds": (2, limits.MAX_SEEDS), "stability_first_seed": (0, limits.MAX_SEED - limits.MAX_SEEDS),
+              "sweep_point": (0, 255), "lesson_step": (1, 7)}
 
 
 CHOICE_FIELDS = [f.name for f in fields(PageChoices)]

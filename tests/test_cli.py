@@ -302,6 +302,112 @@ def test_stability_refuses_a_negative_first_seed(capsys):
                                           f"{limits.MAX_SEED - limits.MAX_SEEDS:,} (got -1)")
 
 
+PAIR = "not an animal > robot/AI"
+ARCH_KEYS = {"config", "seeds", "recovered", "recovered_per_seed", "median_jaccard", "near_miss", "l0",
+             "live_features", "live_features_max", "explained_variance", "absorption", "absorption_per_seed",
+             "epochs_done", "train_seconds"}
+
+
+def test_stability_json_has_absorption_and_full_adds_every_seeds_activations(capsys, seed_x, seed_tokens):
+    """Absorption (issue 15) beside the old keys; --full: each seed's activations, as the API trains them."""
+    from sae_core.training import train_seeds
+
+    args = ("stability", SEED, "--seeds", "2", "--first-seed", "40", "--epochs", "200", "--json")
+    data = json.loads(run_main(capsys, *args)[1])
+    assert set(data) == {"seeds", "config", "recovered", "absorption", "absorption_per_seed", "consensus",
+                         "train_seconds", "first_seed", "recovered_per_seed"}
+    results = train_seeds(seed_x, replace(RECOMMENDED, epochs=200), [40, 41])
+    rest, inner = {"not cat", "not dog"}, {"robot", "AI assistant"}
+    per_seed = []
+    for r in results:  # the feature covering most of {not cat, not dog}; the share of robot/AI it misses
+        sets = [{t for t, a in zip(seed_tokens, c) if c.max() > 1e-3 and a >= 0.25 * c.max()}
+                for c in r.feature_activations.T]
+        best = max((s for s in sets if s & rest), default=None,  # first of the best: the lowest index
+                   key=lambda s: (len(s & rest), len(s & (rest | inner)) / len(s | rest | inner)))
+        per_seed.append(1.0 if best is None else len(inner - best) / 2)
+    assert data["absorption_per_seed"] == [{PAIR: v} for v in per_seed]
+    assert data["absorption"] == {PAIR: pytest.approx(np.mean(per_seed))}
+    full = json.loads(run_main(capsys, *args, "--full")[1])
+    assert {k: v for k, v in full.items() if k not in ("runs", "train_seconds")} == \
+        {k: v for k, v in data.items() if k != "train_seconds"}
+    assert [r["seed"] for r in full["runs"]] == [40, 41]
+    for run, r in zip(full["runs"], results):
+        assert np.shape(run["feature_activations"]) == (8, 8)  # one list per token, one number per feature
+        np.testing.assert_allclose(run["feature_activations"], r.feature_activations, atol=1e-6)
+
+
+def test_stability_architectures_side_by_side_json(capsys, seed_x, seed_tokens):
+    """Each architecture's recipe for the table on the same seeds: its counts equal that recipe trained alone
+    through the Python API, counted by tests/recovery_rule.py."""
+    from recovery_rule import recovered_independently
+    from sae_core.examples import example_settings
+    from sae_core.features import load_references
+    from sae_core.training import train_seeds
+
+    code, out, err = run_main(capsys, "stability", SEED, "--architectures", "standard,topk,jumprelu", "--seeds", "3",
+                              "--first-seed", "50", "--epochs", "150", "--json", "--full")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert set(data) == {"tokens", "first_seed", "seeds", "architectures"}
+    assert data["tokens"] == seed_tokens and (data["first_seed"], data["seeds"]) == (50, 3)
+    assert list(data["architectures"]) == ["standard", "topk", "jumprelu"]
+    refs = load_references(SEED, seed_tokens)
+    shipped = example_settings("seed_tokens")  # data/seed_tokens.settings.json, beside the table
+    for key, got in data["architectures"].items():
+        assert set(got) == ARCH_KEYS | {"runs"}
+        config = replace(shipped.recipe(key), epochs=150)  # the flag given changes every recipe
+        assert got["config"] == replace(config, seed=50).to_dict()  # its seed: the first seed
+        assert got["config"]["architecture"] == key
+        results = train_seeds(seed_x, config, [50, 51, 52])
+        assert got["recovered"] == {ref.name: sum(recovered_independently(r.feature_activations, seed_tokens,
+                                                                          ref.tokens) for r in results)
+                                    for ref in refs}
+        assert got["l0"] == pytest.approx(np.mean([(r.feature_activations > 0).sum(axis=1).mean() for r in results]),
+                                          abs=1e-6)
+        assert got["live_features"] == pytest.approx(
+            np.mean([(r.feature_activations > 0).any(axis=0).sum() for r in results]), abs=1e-6)
+        assert set(got["absorption"]) == {PAIR} and 0 <= got["absorption"][PAIR] <= 1
+        assert set(got["median_jaccard"]) == set(got["near_miss"]) == {r.name for r in refs}
+        assert [run["seed"] for run in got["runs"]] == [50, 51, 52]
+        for run, r in zip(got["runs"], results):
+            assert np.shape(run["feature_activations"]) == (8, config.hidden_dim)
+            np.testing.assert_allclose(run["feature_activations"], r.feature_activations, atol=1e-6)
+    assert data["architectures"]["topk"]["config"]["k"] == 2  # the recipe shipped for TopK
+    no_full = json.loads(run_main(capsys, "stability", SEED, "--architectures", "topk", "--seeds", "2",
+                                  "--epochs", "50", "--json")[1])
+    assert set(no_full["architectures"]["topk"]) == ARCH_KEYS
+
+
+def test_stability_architectures_all_and_a_table_without_settings(capsys, tmp_path):
+    from sae_core.examples import architecture_recipe
+
+    table = tmp_path / "mine.csv"
+    table.write_text("token,a,b\nx,1,0\ny,0,1\nz,1,1\n")
+    code, out, err = run_main(capsys, "stability", str(table), "--architectures", "all", "--seeds", "2",
+                              "--epochs", "20", "--json")
+    data = json.loads(out)
+    assert list(data["architectures"]) == list(ARCHITECTURES)
+    for key, got in data["architectures"].items():  # no settings file: the defaults over RECOMMENDED's shared ones
+        assert got["config"] == replace(architecture_recipe(key), epochs=20).to_dict()
+        assert got["recovered"] == {} and got["absorption"] == {} and got["near_miss"] == {}
+    code, out, err = run_main(capsys, "stability", str(table), "--architectures", "topk", "--seeds", "2",
+                              "--epochs", "20")
+    assert code == 0 and out.startswith("2 seeds (0-1), each architecture's recipe on the same seeds:")
+    assert "  topk: L0 " in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--architectures", "topk,nope"], "--architectures: unknown architecture 'nope'"),
+    (["--architectures", ","], "--architectures: name at least one architecture"),
+    (["--architectures", "topk", "--architecture", "standard"],
+     "--architecture and --architectures do not go together"),
+])
+def test_stability_architectures_refuses_bad_input(capsys, args, message):
+    code, out, err = run_main(capsys, "stability", SEED, *args)
+    assert code == EXIT_BAD_INPUT and out == ""
+    assert message in assert_one_line_error(err)
+
+
 def test_sweep_json(capsys):
     code, out, err = run_main(capsys, "sweep", SEED, "--hidden-dims", "2,4", "--knob-values",
                               "0.01,0.1", "--epochs", "100", "--json")

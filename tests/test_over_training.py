@@ -15,6 +15,7 @@ from sae_core.errors import ConfigError
 from sae_core.features import load_references
 from sae_core.over_training import OverTrainingRun, checkpoint_epochs, over_training
 from sae_core.stoppable import StoppableRun
+from sae_core.table import read_table, tokens_of, values_of
 from sae_core.training import RECOMMENDED, Trainer, seed_members, train_seeds
 
 PAIR = "not an animal > robot/AI"
@@ -27,13 +28,11 @@ def refs(seed_csv, seed_tokens):
 
 
 @pytest.fixture(scope="module")
-def issue_run():
-    """The shipped recipe on seeds 0-19, measured at 250, 500 and 1,000 epochs (under a second)."""
-    from conftest import SEED_CSV
-    from sae_core.table import read_table, tokens_of, values_of
-    table = read_table(SEED_CSV)
+def issue_run(seed_csv):
+    """The shipped recipe on seeds 0-19, measured at 250, 500 and 1,000 epochs (about a second)."""
+    table = read_table(seed_csv)
     tokens = tokens_of(table)
-    return over_training(values_of(table).copy(), RECOMMENDED, tokens, load_references(SEED_CSV, tokens),
+    return over_training(values_of(table).copy(), RECOMMENDED, tokens, load_references(seed_csv, tokens),
                          SEEDS, checkpoints=[250, 500, 1000])
 
 
@@ -132,5 +131,5 @@ def test_the_chart_draws_counts_and_absorption_readably(issue_run):
     assert counts["y"]["scale"]["domain"] == [0, 20]
     assert counts["color"]["scale"]["range"] == charts.FEATURE_COLOURS[:3]
     assert bottom["layer"][0]["encoding"]["y"]["scale"]["domain"] == [0, 1]
-    assert top["layer"][1]["mark"]["type"] == "rule" and top["layer"][1]["data"]["values"] == [{"epoch": 1000}]
+    assert top["layer"][1]["mark"]["type"] == "rule" and spec["datasets"][top["layer"][1]["data"]["name"]] == [{"epoch": 1000}]
     assert bottom["layer"][0]["encoding"]["x"]["title"] == "Epochs trained (dotted line: your 1,000)"

@@ -40,3 +40,86 @@ def test_the_caption_names_the_architecture_and_its_sparsity_setting():
     assert any("TopK" in c.value and "k 3," in c.value and "sparsity" not in c.value for c in at.caption)
     at = start_app(STABILITY_PAGE)
     assert any("ReLU" in c.value and "sparsity weight 0.07" in c.value for c in at.caption)
+
+
+def _fires(column, tokens) -> set:
+    return {t for t, a in zip(tokens, column) if column.max() > 1e-3 and a >= 0.25 * column.max()}
+
+
+def test_the_first_seed_is_honoured_and_travels_in_the_link():
+    from sae_core.examples import DATA_DIR
+    from sae_core.features import load_references
+    from sae_core.table import read_table, tokens_of, values_of
+    from sae_core.training import RECOMMENDED, train_seeds
+
+    at = start_app(STABILITY_PAGE, {"stability_first_seed": "100", "stability_seeds": "3"})
+    assert at.number_input(key="stability_first_seed").value == 100
+    click(at, "Train all seeds")
+    run = at.session_state["stability"]
+    assert run.seeds == [100, 101, 102]
+    table = read_table(DATA_DIR / "seed_tokens.csv")
+    tokens = tokens_of(table)
+    results = train_seeds(values_of(table), RECOMMENDED, [100, 101, 102])
+    refs = load_references(DATA_DIR / "seed_tokens.csv", tokens)
+    assert run.recovered == {r.name: sum(recovered_independently(res.feature_activations, tokens, r.tokens)
+                                         for res in results) for r in refs}
+    assert any("3 seeds trained together" in c.value and "(seeds 100–102)" in c.value for c in at.caption)
+    assert at.query_params["stability_first_seed"] == "100"
+    at.number_input(key="stability_first_seed").set_value(7).run()
+    assert at.query_params["stability_first_seed"] == "7"
+    too_far = start_app(STABILITY_PAGE, {"stability_first_seed": str(2**31 - 1)})  # past MAX_SEED - MAX_SEEDS
+    assert too_far.number_input(key="stability_first_seed").value == 0
+
+
+def test_the_absorption_line_says_the_issues_number_in_words():
+    """Issue 15: the shipped recipe on seeds 0-19 absorbs 40% of robot/AI into other features on average."""
+    at = start_app(STABILITY_PAGE)
+    click(at, "Train all seeds")  # 20 seeds from 0: the defaults
+    run = at.session_state["stability"]
+    tokens = run.tokens
+    rest, inner = {"not cat", "not dog"}, {"robot", "AI assistant"}
+    missed = []
+    for res in run.results:
+        sets = [_fires(c, tokens) for c in res.feature_activations.T]
+        best = max((s for s in sets if s & rest), default=None,  # first of the best: the lowest index
+                   key=lambda s: (len(s & rest), len(s & (rest | inner)) / len(s | rest | inner)))
+        missed.append(1.0 if best is None else len(inner - best) / 2)  # nothing left of the outer concept: 1
+    assert sum(missed) / 20 == 0.4
+    line = next(m.value for m in at.markdown if "**Absorption**" in m.value)
+    assert ("*not an animal* > *robot/AI*: absorbed **40%** on average over the 20 seeds: the feature that best "
+            "covers *not an animal* misses that share of *robot/AI*'s tokens (AI assistant, robot)") in line
+    assert (f"It misses all of them in {missed.count(1.0)} seed(s), none in {missed.count(0.0)}.") in line
+
+
+def test_architectures_side_by_side_trains_every_recipe_on_the_same_seeds():
+    from sae_core.architectures import ARCHITECTURES
+    from sae_core.examples import DATA_DIR, example_settings
+    from sae_core.features import load_references
+    from sae_core.table import read_table, tokens_of, values_of
+    from sae_core.training import train_seeds
+
+    at = start_app(STABILITY_PAGE, {"stability_first_seed": "10", "stability_seeds": "2"})
+    assert any("Press **Train every architecture**" in i.value for i in at.info)
+    click(at, "Train every architecture")
+    result = at.session_state["stability_side_by_side"]
+    assert list(result.runs) == list(ARCHITECTURES) and result.seeds == [10, 11]
+    assert "stability" not in at.session_state  # the seeds of one architecture stay untrained
+    table = read_table(DATA_DIR / "seed_tokens.csv")
+    tokens, x = tokens_of(table), values_of(table)
+    refs = load_references(DATA_DIR / "seed_tokens.csv", tokens)
+    shipped = example_settings("seed_tokens")
+    expected = {}
+    for key in ARCHITECTURES:
+        results = train_seeds(x, shipped.recipe(key), [10, 11])
+        expected[key] = {r.name: sum(recovered_independently(res.feature_activations, tokens, r.tokens)
+                                     for res in results) for r in refs}
+        assert result.runs[key].recovered == expected[key]
+    shown = at.table[0].value
+    assert list(shown["Architecture"]) == [cls.label for cls in ARCHITECTURES.values()]
+    assert list(shown.columns) == ["Architecture", "animal", "robot/AI", "not an animal", "Mean L0", "Live features",
+                                   "not an animal > robot/AI: absorbed"]
+    assert [list(row) for row in shown[["animal", "robot/AI", "not an animal"]].values] == \
+        [[f"{expected[key][r.name]}/2" for r in refs] for key in ARCHITECTURES]
+    assert any("Seeds 10–11 (2), the same for every architecture" in c.value for c in at.caption)
+    assert len(at.get("vega_lite_chart")) == 1  # the side-by-side chart
+    assert not at.exception
