@@ -128,7 +128,7 @@ def test_synth_on_the_toy_generator(capsys, tmp_path):
     (["--group-correlation", "1"], "group correlation must be a number from 0 to 0.99 (got 1.0)"),
     (["--generator", "toy", "--dims", "17"], "dims must be a whole number from 1 to 16 (got 17)"),
     (["--architecture", "nope"], "--architecture/--arch: unknown architecture 'nope' (known: batchtopk, jumprelu, "
-                                 "standard, topk)"),
+                                 "matryoshka, standard, topk)"),
     (["--seconds", "x"], "--seconds: training time must be a number (got 'x')"),
     (["--threads", "65"], "--threads: torch threads must be a whole number from 1 to 64 (got 65)"),
 ])

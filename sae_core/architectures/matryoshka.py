@@ -110,13 +110,7 @@ class MatryoshkaSAE(BatchTopKSAE):
         (steps since each feature fired, the inference threshold)."""
         if len(self._groups) == 1 and not (self.auxk_weight and self.dead().any()):
             return self._by_hand(x_ND)
-        for p in self.parameters():
-            p.grad = None
-        with torch.enable_grad():
-            terms, f_SNH = self.terms(x_ND)
-            sum(terms.values()).sum().backward()
-        self.observe(f_SNH.detach())
-        return {name: value.detach() for name, value in terms.items()}
+        return self._by_autograd(x_ND)
 
     @torch.no_grad()
     def _by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:

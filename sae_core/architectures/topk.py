@@ -126,14 +126,18 @@ class TopKSAE(SAE):
         small against the width (``SPARSE_BELOW``).
         """
         if self.auxk_weight and self.dead().any():
-            for p in self.parameters():
-                p.grad = None
-            with torch.enable_grad():
-                terms, f_SNH = self.terms(x_ND)
-                sum(terms.values()).sum().backward()
-            self.observe(f_SNH.detach())
-            return {name: value.detach() for name, value in terms.items()}
+            return self._by_autograd(x_ND)
         return self._forward_backward_by_hand(x_ND)
+
+    def _by_autograd(self, x_ND: Tensor) -> dict[str, Tensor]:
+        """Autograd over every term of ``terms``, then the bookkeeping (``observe``)."""
+        for p in self.parameters():
+            p.grad = None
+        with torch.enable_grad():
+            terms, f_SNH = self.terms(x_ND)
+            sum(terms.values()).sum().backward()
+        self.observe(f_SNH.detach())
+        return {name: value.detach() for name, value in terms.items()}
 
     def _forward_backward_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
         if self.k * SPARSE_BELOW > self.W_enc.shape[2]:
