@@ -391,7 +391,8 @@ def architectures_chart(recovery_long: pd.DataFrame, seeds: int, labels: dict[st
     base = alt.Chart(long).encode(
         y=alt.Y("architecture:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False)),
         yOffset=alt.YOffset("concept:N", sort=concepts),
-        x=alt.X("seeds:Q", scale=alt.Scale(domain=[0, seeds]), title=f"Seeds (of {seeds}) that recovered it exactly"),
+        x=alt.X("seeds:Q", scale=alt.Scale(domain=[0, seeds]), title=f"Seeds (of {seeds}) that recovered it exactly",
+                axis=alt.Axis(format="d", tickMinStep=1)),  # whole seeds
     )
     bars = base.mark_bar().encode(color=colour, tooltip=["architecture", "concept", "seeds"])
     text = base.mark_text(align="left", dx=4, fontSize=TEXT_PX, color=TEXT_COLOUR).encode(text="text:N")
