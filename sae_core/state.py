@@ -192,25 +192,31 @@ def _lab_query(lab: LabSettings) -> dict[str, str]:
     return query
 
 
+def _choices_from_query(query: Mapping[str, str], prefix: str, choices, names, parse):
+    """``choices`` with each ``prefix + name`` the query carries, read by ``parse(name, text)``; a value
+    it cannot read (None) keeps that field's default."""
+    for name in names:
+        if prefix + name in query:
+            value = parse(name, str(query[prefix + name]))
+            if value is not None:
+                choices = replace(choices, **{name: value})
+    return choices
+
+
+def _lab_value(name: str, text: str):
+    if name == "generator":
+        return text if text in GENERATORS else None
+    if name == "architectures":
+        names = tuple(dict.fromkeys(a for a in text.split(",") if a))
+        return names if all(a in ARCHITECTURES for a in names) else None
+    try:
+        return LAB_OPTIONS[name].parse(text)
+    except SAEInputError:
+        return None
+
+
 def _lab_from_query(query: Mapping[str, str]) -> LabSettings:
-    lab = LabSettings()
-    for name in LAB_FIELDS:
-        if LAB_PREFIX + name not in query:
-            continue
-        text = str(query[LAB_PREFIX + name])
-        if name == "generator":
-            value = text if text in GENERATORS else None
-        elif name == "architectures":
-            names = tuple(dict.fromkeys(a for a in text.split(",") if a))
-            value = names if all(a in ARCHITECTURES for a in names) else None
-        else:
-            try:
-                value = LAB_OPTIONS[name].parse(text)
-            except SAEInputError:
-                value = None
-        if value is not None:
-            lab = replace(lab, **{name: value})
-    return lab
+    return _choices_from_query(query, LAB_PREFIX, LabSettings(), LAB_FIELDS, _lab_value)
 
 
 def _real_query(real: RealChoices) -> dict[str, str]:
@@ -223,21 +229,17 @@ def _real_query(real: RealChoices) -> dict[str, str]:
     return query
 
 
+def _real_value(name: str, text: str):
+    if name in RealChoices.BOUNDS:
+        low, high = RealChoices.BOUNDS[name]
+        return int(text) if text.isdigit() and low <= int(text) <= high else None
+    if name in RealChoices.MENUS:
+        return text if text in RealChoices.MENUS[name] else None
+    return text if len(text) <= MAX_QUERY_CHARS else None  # the searched word
+
+
 def _real_from_query(query: Mapping[str, str]) -> RealChoices:
-    real = RealChoices()
-    for name in REAL_LINK_FIELDS:
-        if REAL_PREFIX + name not in query:
-            continue
-        text = str(query[REAL_PREFIX + name])
-        if name in RealChoices.BOUNDS:
-            low, high = RealChoices.BOUNDS[name]
-            value = int(text) if text.isdigit() and low <= int(text) <= high else None
-        elif name in RealChoices.MENUS:
-            value = text if text in RealChoices.MENUS[name] else None
-        else:  # the searched word
-            value = text if len(text) <= MAX_QUERY_CHARS else None
-        if value is not None:
-            real = replace(real, **{name: value})
+    real = _choices_from_query(query, REAL_PREFIX, RealChoices(), REAL_LINK_FIELDS, _real_value)
     config = real.config
     for name in all_settings():
         if REAL_PREFIX + name in query:

@@ -18,6 +18,7 @@ from sae_core.architectures import get_architecture
 from sae_core.architectures.auxk import DEAD_AFTER_STEPS
 from sae_core.architectures.matryoshka import MatryoshkaSAE, matryoshka_widths
 from sae_core.training import TrainConfig, train, train_seeds
+from test_architectures import forward_backward_against_autograd  # the one gradient check
 
 
 def make(d_in=6, hidden=(16,), seeds=(0,), dtype=torch.float64, **options):
@@ -149,21 +150,6 @@ def test_padded_members_each_use_their_own_widths_as_saelens_does():
 
 # ---- hand-written gradients ---------------------------------------------------------------------
 
-def against_autograd(model, x):
-    """forward_backward's losses and gradients against autograd of losses (before the step counts)."""
-    losses = model.losses(x)
-    returned = model.forward_backward(x)
-    by_model = {n: p.grad.clone() for n, p in model.named_parameters()}
-    for p in model.parameters():
-        p.grad = None
-    sum(losses.values()).sum().backward()
-    for name, p in model.named_parameters():
-        torch.testing.assert_close(by_model[name], p.grad, rtol=1e-10, atol=1e-12, msg=name)
-    for name in model.loss_names:
-        torch.testing.assert_close(returned[name], losses[name].detach(), rtol=1e-10, atol=1e-12, msg=name)
-    return returned
-
-
 @pytest.mark.parametrize("levels", [1, 2, 3, 6])
 def test_by_hand_gradients_equal_autograd(levels, monkeypatch):
     """Members of one width (seeds, or a sweep over k): gradients by hand, inner levels included."""
@@ -176,18 +162,18 @@ def test_by_hand_gradients_equal_autograd(levels, monkeypatch):
         model.forward_backward(x)
     model.steps_since_fired.zero_()
     model.threshold.zero_()
-    returned = against_autograd(model, x)
+    returned = forward_backward_against_autograd(model, x)
     assert (returned["inner_mse"] > 0).all() if levels > 1 else (returned["inner_mse"] == 0).all()
     assert torch.equal(model.steps_since_fired == 0, fired) and fired.any() and not fired.all()
 
 
 def test_padded_members_and_dead_features_fall_back_to_autograd():
     model = make(hidden=(5, 16), seeds=(0, 1))
-    against_autograd(model, batch())
+    forward_backward_against_autograd(model, batch())
     assert (model.W_dec.grad[0, 5:] == 0).all() and (model.W_enc.grad[0, :, 5:] == 0).all()
     model = make(auxk_weight=0.5)
     model.steps_since_fired[0, [2, 7]] = DEAD_AFTER_STEPS
-    assert (against_autograd(model, batch())["auxk"] > 0).all()
+    assert (forward_backward_against_autograd(model, batch())["auxk"] > 0).all()
 
 
 def test_one_level_is_plain_batchtopk(seed_x):

@@ -92,6 +92,16 @@ def test_bad_superposition_and_real_model_values_fall_back_one_by_one():
     assert state.real == RealChoices(mode="words", config=replace(REAL_TABLE, lr=0.02))
 
 
+def test_the_real_model_choices_are_read_at_exactly_their_bounds():
+    """Both ends of each whole-number choice are allowed; one past either end falls back."""
+    for name, low, high in (("layer", 0, 6), ("max_tokens", 100, limits.MAX_EXTRACTED_TOKENS),
+                            ("feature", 0, limits.MAX_HIDDEN - 1)):
+        default = getattr(RealChoices(), name)
+        for value, expected in ((low, low), (high, high), (low - 1, default), (high + 1, default)):
+            got = getattr(AppState.from_query({REAL_PREFIX + name: str(value)}).real, name)
+            assert got == expected, (name, value)
+
+
 def test_the_app_settings_dict_holds_every_choice_under_one_name():
     state = AppState(config=every_setting_changed(RECOMMENDED), presenter=True, choices=PageChoices(feature=3),
                      lab=LabSettings(generator="sparse", architectures=("topk",)),
