@@ -8,6 +8,7 @@ from dataclasses import replace
 import streamlit as st
 
 from app_ui import keys
+from app_ui.feature_sections import architectures_section
 from app_ui.session import (APP_DEVICE, current_table, example_label, load_table, result_is_stale, set_setting,
                             set_settings, setting, show_chart, store_result, training_config)
 from sae_core import charts, limits
@@ -281,8 +282,12 @@ else:
                    f"{len(run.epochs)} times: how many seeds recover each concept exactly, and how much of the nested "
                    "concept its parent's feature lost (absorption).")
         st.markdown(first_run(run, yours, refs))
-    link("stability", "Architectures side by side, seed by seed: the Stability page")
-    link("real_model", "Concepts in a real model's activations: the Real model page")
+    st.markdown("Is absorption a law or a choice of architecture? Each architecture trains its own recipe for this "
+                "table on the same seeds; the *absorbed* column is the same measure as above.")
+    architectures_section(table, refs, list(range(seeds)))
+    link("stability", "More seeds, another block of seeds: the Stability page")
+    link("real_model", "Broad concepts split into narrower features as the dictionary grows: dictionary sizes on "
+                       "the Real model page")
 
 if step < len(STEPS):
     st.button(f"Next: {STEPS[step + 1]}", on_click=next_step, icon=":material/skip_next:")

@@ -3,13 +3,14 @@
 import streamlit as st
 
 from app_ui import keys
-from app_ui.real_model_widgets import contexts_html, keep_real, real_key, training_settings
+from app_ui.real_model_widgets import bundled_extraction, contexts_html, keep_real, real_key, training_settings
 from app_ui.runs import kept_result, run_row
+from app_ui.split_view import split_section
 from app_ui.session import APP_DEVICE, set_setting, setting
 from sae_core import charts, limits
-from sae_core.real_model.corpora import CORPORA, corpus_concepts, corpus_text
-from sae_core.real_model.dashboards import (concept_matches, features_table, histogram, random_contexts, search_word,
-                                 top_contexts, word_counts)
+from sae_core.real_model.corpora import CORPORA, corpus_concepts
+from sae_core.real_model.dashboards import (RANDOM_PER_DIM, column, concept_matches, features_table, histogram, random_contexts,
+                                            search_word, top_contexts, word_counts)
 from sae_core.errors import SAEInputError
 from sae_core.real_model.extraction import (LAYERS, MODES, extract, extraction_from_zip, extraction_to_zip, load_model,
                                  model_available)
@@ -65,10 +66,11 @@ c3.number_input("Tokens to keep (at most)", 100, limits.MAX_EXTRACTED_TOKENS, st
 if st.button("Extract activations", type="primary", icon=":material/memory:"):
     shared_model()
     bar = st.progress(0.0, text="Running the model…")
-    try:
-        extraction = extract(corpus_text(corpus) if corpus else (text or ""), layer=setting(real_key("layer")),
-                             mode=setting(real_key("mode")), max_tokens=setting(real_key("max_tokens")),
-                             on_progress=lambda p: bar.progress(p.fraction, text=f"{p.done_tokens:,} of {p.total_tokens:,} tokens"))
+    choice = {name: setting(real_key(name)) for name in ("layer", "mode", "max_tokens")}
+    try:  # a bundled corpus once per server for everyone; a visitor's own text for that visitor only
+        extraction = bundled_extraction(corpus, **choice) if corpus else extract(
+            text or "", **choice,
+            on_progress=lambda p: bar.progress(p.fraction, text=f"{p.done_tokens:,} of {p.total_tokens:,} tokens"))
     except SAEInputError as error:
         st.error(f"Cannot extract: {error}")
     else:
@@ -106,7 +108,7 @@ st.subheader("2. Train an SAE on these rows")
 config = training_settings()
 
 run_row("Train", lambda: Trainer(extraction.activations, config, device=APP_DEVICE), keep_real,
-        notice=keys.REAL_NOTICE, live_loss=True, keys_=(keys.REAL_TRAIN, keys.REAL_STOP))
+        notice=keys.REAL_NOTICE, live_loss=True, keys_=(keys.REAL_TRAIN, keys.REAL_STOP), queue=True)
 
 result = kept_result(keys.REAL_RESULT, keys.REAL_NOTICE,
                      "No SAE yet: press **Train** (the defaults were chosen by measurement for tables like this one).")
@@ -155,7 +157,7 @@ set_setting(real_key("feature"), min(setting(real_key("feature")), len(table) - 
 j = st.number_input("Feature", 0, len(table) - 1, key=real_key("feature"))
 
 with st.container(border=True):
-    a_N = acts[:, j]
+    a_N = column(acts, j)
     row = table.iloc[j]
     st.markdown(f"#### F{j} · fires on {row['density']:.1%} of rows · max {row['max_activation']:.3f}")
     if row["density"] == 0:
@@ -184,6 +186,8 @@ if concepts:
                  column_config={c: st.column_config.NumberColumn(c, format="%.2f")
                                 for c in ("precision", "recall", "f1", "chance_f1")})
     st.caption("For each concept's word list: the feature whose active rows (activation > 0) best match the "
-               "concept's rows (F1), and, as the chance level, the best F1 of as many random directions as the "
-               "SAE has features (each given its top rows, as many as the concept has). A concept as broad as "
-               "'animal' is often split over several features (one for cats, one for dogs…), which lowers recall.")
+               f"concept's rows (F1), and, as the chance level, the best F1 of {RANDOM_PER_DIM} x {n_dims} random "
+               "directions, each at its best threshold. A concept as broad as 'animal' is often split over several features (one for "
+               "cats, one for dogs…), which lowers recall: section 4 shows it size by size.")
+
+split_section(extraction, config)

@@ -20,7 +20,8 @@ st.markdown(
 )
 
 GENERATORS = {"toy": "Toy Models of Superposition (n features in m dims)",
-              "sparse": "Sparse combinations (Sharkey et al.: k of F directions per sample)"}
+              "sparse": "Sparse combinations (Sharkey et al.: k of F directions per sample)",
+              "hierarchical": "Hierarchy (SAELens: children fire only with their parent)"}
 
 
 def lab_key(name: str) -> str:
@@ -29,8 +30,10 @@ def lab_key(name: str) -> str:
 
 
 def lab_input(where, name: str, slider: bool = False):
-    """One numeric choice as its declaration says (``LAB_OPTIONS``: label, range, step, help)."""
+    """One choice as its declaration says (``LAB_OPTIONS``: label, range, step, help); a checkbox for yes/no."""
     option = LAB_OPTIONS[name]
+    if option.kind is bool:
+        return where.checkbox(option.label, key=lab_key(name), help=option.help or None)
     kind = int if option.kind is int else float
     widget = where.slider if slider else where.number_input
     return widget(option.label, kind(option.low), kind(option.high), step=kind(option.step), key=lab_key(name),
@@ -45,6 +48,16 @@ if generator == "toy":
     lab_input(c2, "toy_dims")
     lab_input(c3, "sparsity", slider=True)
     lab_input(c4, "importance_decay", slider=True)
+elif generator == "hierarchical":
+    lab_input(c1, "dims")
+    lab_input(c2, "parents")
+    lab_input(c3, "children")
+    lab_input(c4, "independent")
+    h1, h2, h3, h4 = st.columns(4)
+    lab_input(h1, "parent_probability", slider=True)
+    lab_input(h2, "child_probability", slider=True)
+    lab_input(h3, "independent_probability", slider=True)
+    lab_input(h4, "exclusive")
 else:
     lab_input(c1, "dims")
     lab_input(c2, "features")
@@ -87,6 +100,31 @@ st.caption("**Recovered**: a learned direction has cosine >= 0.9 with it. **Merg
            "with cosine >= 0.5 also points along another true feature. **Split**: two or more learned "
            "directions have cosine >= 0.5 with it, none 0.9. **Missed**: none of these.")
 st.altair_chart(lab_charts.label_count_chart(result.label_counts()), width="stretch")
+
+absorption = result.absorption_table()
+if len(absorption):
+    st.subheader("Feature absorption")
+    st.markdown(
+        "**Absorption**: when a child fires (always together with its parent), does the parent's own latent "
+        "still fire, or has the child's latent taken over the parent's part? It is the share of samples with "
+        "the parent and a child on where the parent's latent stays silent (0: it always fires; 1: never).")
+    st.caption("The parent's latent: the learned feature whose decoder is closest (cosine) to the parent's true "
+               "direction; it fires when its activation is above 0. **Missed alone**: the same share on samples "
+               "with the parent and no child: what it misses anyway (weak samples, or only k latents may fire); "
+               "absorption above it is what the children took. **Child lean**: the cosine of each child's own "
+               "latent with the parent's direction, averaged: a child latent that absorbed its parent points "
+               f"partly along it. Means over the parents, on {EVAL_SAMPLES:,} held-out samples.")
+    st.table(absorption.rename(columns={"model": "Model", "absorption": "Absorption", "missed_alone": "Missed alone",
+                                        "child_lean": "Child lean"})
+             .style.format("{:.3f}", subset=["Absorption", "Missed alone", "Child lean"], na_rep="—")
+             .hide(axis="index"))
+    excess = absorption["absorption"] - absorption["missed_alone"]
+    if excess.notna().any():
+        worst = absorption.loc[excess.idxmax()]
+        took = "the gap is what its children took" if excess.max() > 0 else "the children took nothing"
+        st.markdown(f"Most absorbed: with **{worst['model']}**, the parent's latent stays silent on "
+                    f"**{worst['absorption']:.0%}** of the samples where a child fires, against "
+                    f"**{worst['missed_alone']:.0%}** where the parent fires alone: {took}.")
 
 if data.dims == 2:
     st.subheader("True and learned directions")

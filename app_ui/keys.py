@@ -37,6 +37,8 @@ MODEL_UPLOAD_ERROR = "model_upload_error"
 TRAINER = "trainer"  # the run in flight (a Trainer or a GroundTruthLab: sae_core.stoppable)
 TRAINER_EVENTS = "trainer_events"  # its (stop, done) events
 TRAINER_KEEP = "trainer_keep"  # the page's keep function: what a stopped or finished run leaves
+TRAINER_TICKET = "trainer_ticket"  # its place in the server's line of runs (sae_core.run_queue), if it queued
+LEFT_LINE = "left_line"  # the notice after a Stop that left the line before the run began
 LESSON_NOTICE = "lesson_notice"
 LESSON_OVER_TRAINING = "lesson_over_training"  # step 7's run: (your epochs, OverTraining)
 STABILITY = "stability"  # the Stability page's comparison of seeds
@@ -60,6 +62,8 @@ REAL_OPENED_FOR = "real_opened_for"  # the search whose best feature was opened
 REAL_LOADED_NAME = "real_loaded_name"  # the extracted table already loaded (name, size)
 REAL_CONCEPT_TABLE = "real_concept_table"  # the concept matches, computed once per model
 REAL_CONCEPT_KEY = "real_concept_key"
+REAL_SPLIT = "real_split"  # the dictionary-sizes section's SplitResult
+REAL_SPLIT_NOTICE = "real_split_notice"
 
 # ---- widgets that are not settings (a prefix is followed by "_" and what makes the key unique) --
 TRAIN_LINK = "train_link"  # "Train these settings" in the banner of a shared link
@@ -90,6 +94,8 @@ LAB_STOP = "lab_stop"
 LAB_MATRIX_MODEL = "lab_matrix_model"  # whose cosine matrix is shown
 REAL_TRAIN = "real_train"
 REAL_STOP = "real_stop"
+REAL_SPLIT_TRAIN = "real_split_train"
+REAL_SPLIT_STOP = "real_split_stop"
 REAL_TEXT_UPLOAD = "real_text_upload"
 REAL_TABLE_UPLOAD = "real_table_upload"
 REAL_FEATURES_TABLE = "real_features_table"  # prefix, then the model and the search

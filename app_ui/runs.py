@@ -5,6 +5,13 @@ The run (a Trainer, or the Superposition page's GroundTruthLab: ``sae_core.stopp
 widget change reruns the script; ``session.settle_interrupted_run`` (on every rerun, whichever
 page is shown) then stops the run and calls ``keep(run)``, which stores what was learned so
 far (with a notice). A run that finishes calls ``keep`` itself.
+
+Heavy runs (``queue=True``: the Real model page's) first take a place in the server's one line
+(``sae_core.run_queue``, at most ``server_slots()`` training at once) and show it ("Waiting for a
+free slot: 3rd in line"); Stop leaves the line. The slot is given back in a ``finally``, so a run
+that ends, raises, or is stopped by Streamlit (a rerun, a closed tab) never keeps it. The other
+pages' runs train hand-made tables in milliseconds to seconds and go straight through: the Lesson
+of a whole class must not wait behind real-model trainings.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from app_ui import keys
 from app_ui.session import stopped_notice
 from sae_core import charts
 from sae_core.errors import SAEInputError
+from sae_core.run_queue import RunQueue, Ticket, ordinal, server_slots
 from sae_core.stoppable import StoppableRun
 from sae_core.stability import compare_seeds
 from sae_core.sweep import sweep_result
@@ -25,15 +33,18 @@ from sae_core.sweep import sweep_result
 
 def run_row(label: str, start: Callable[[], StoppableRun], keep, *, notice: str | None = None,
             live_loss: bool = False, keys_: tuple[str | None, str | None] = (None, None),
-            cannot: str = "Cannot train") -> None:
+            cannot: str = "Cannot train", queue: bool = False) -> None:
     """The [label] [Stop] row of a page: a click builds the run with ``start()`` (a one-line error
     when it cannot be built; the last result stays) and runs it, stoppable, kept by ``keep``.
     ``notice``: the page's stopped-early notice key, cleared by a new run; ``keys_``: widget keys
-    for the two buttons on a page that has other buttons with those labels."""
+    for the two buttons on a page that has other buttons with those labels. ``queue``: a heavy run,
+    which waits its turn in the server's line."""
     b1, b2, _ = st.columns([2, 1, 5])
     clicked = b1.button(label, type="primary", icon=":material/play_arrow:", key=keys_[0])
     with b2:
         stop_button(key=keys_[1])
+    if st.session_state.get(keys.LEFT_LINE):
+        st.info(st.session_state.pop(keys.LEFT_LINE), icon=":material/logout:")
     if not clicked:
         return
     if notice is not None:
@@ -43,7 +54,7 @@ def run_row(label: str, start: Callable[[], StoppableRun], keep, *, notice: str 
     except SAEInputError as error:
         st.error(f"{cannot}: {error}")
     else:
-        run_stoppable(run, keep, live_loss=live_loss)
+        run_stoppable(run, keep, live_loss=live_loss, queue=queue)
 
 
 def kept_result(result_key: str, notice_key: str, empty: str):
@@ -63,13 +74,35 @@ def stop_button(key: str | None = None) -> None:
     st.button("Stop", icon=":material/stop:", key=key, help="Stop training and keep what was learned so far")
 
 
-def run_stoppable(trainer: StoppableRun, keep, live_loss: bool = False) -> None:
+@st.cache_resource(show_spinner=False)
+def server_queue() -> RunQueue:
+    """The server's one line of heavy runs (infrastructure, no user data: tickets only)."""
+    return RunQueue(server_slots())
+
+
+def wait_in_line(ticket: Ticket, stop_event: threading.Event) -> None:
+    """Show the ticket's place until it is granted; a Stop (``settle_interrupted_run`` takes the ticket
+    out of the line) ends this script run."""
+    line, box = server_queue(), st.empty()
+    while (place := line.place(ticket)) and not stop_event.is_set():
+        box.info(f"Waiting for a free slot: {ordinal(place)} in line ({line.slots} "
+                 f"training{'s' if line.slots > 1 else ''} at a time on this server; **Stop** leaves the line).",
+                 icon=":material/hourglass_top:")  # a Streamlit call: a rerun or a closed tab stops here
+        line.wait(ticket, timeout=0.5)
+    if ticket.left or stop_event.is_set():
+        st.stop()
+    box.empty()
+
+
+def run_stoppable(trainer: StoppableRun, keep, live_loss: bool = False, queue: bool = False) -> None:
     """Train with a progress bar (and, for one Trainer's model, a live loss chart); Stop keeps the
-    partial result through ``keep``."""
+    partial result through ``keep``. ``queue``: wait for a slot in the server's line first."""
     stop_event, done = threading.Event(), threading.Event()
+    ticket = server_queue().join() if queue else None
     st.session_state[keys.TRAINER] = trainer
     st.session_state[keys.TRAINER_EVENTS] = (stop_event, done)
     st.session_state[keys.TRAINER_KEEP] = keep
+    st.session_state[keys.TRAINER_TICKET] = ticket
     progress = st.progress(0.0, text="Starting…")
     live_chart = st.empty()
 
@@ -80,12 +113,16 @@ def run_stoppable(trainer: StoppableRun, keep, live_loss: bool = False) -> None:
             live_chart.altair_chart(charts.readable(charts.loss_chart(trainer.history())), width="stretch")
 
     try:
+        if ticket is not None:
+            wait_in_line(ticket, stop_event)
         trainer.fit(on_step=show_progress, every=trainer.progress_every, stop=stop_event)
     finally:
+        if ticket is not None:
+            ticket.leave()  # the slot goes to the next in line, whatever ended this run
         done.set()
     if stop_event.is_set():  # a newer run (Stop, or any click) has taken this trainer over
         st.stop()
-    for key in (keys.TRAINER, keys.TRAINER_EVENTS, keys.TRAINER_KEEP):
+    for key in (keys.TRAINER, keys.TRAINER_EVENTS, keys.TRAINER_KEEP, keys.TRAINER_TICKET):
         st.session_state.pop(key, None)
     keep(trainer)
     progress.empty()

@@ -259,6 +259,7 @@ def settle_interrupted_run() -> None:
     can change the table. The run is any ``sae_core.stoppable.StoppableRun`` (a Trainer, the lab).
     """
     in_flight = st.session_state.pop(keys.TRAINER, None)
+    ticket = st.session_state.pop(keys.TRAINER_TICKET, None)  # its place in the server's line, if it queued
     if in_flight is not None:
         # With fastReruns the interrupted run's thread is only told to stop at its next Streamlit
         # call, up to 1/40 of the run later: stop it now and wait, so the model kept is one
@@ -267,9 +268,16 @@ def settle_interrupted_run() -> None:
         if stop_event is not None:
             stop_event.set()
             done.wait(timeout=30)
+    if ticket is not None:
+        ticket.leave()  # its thread has left already (a finally), unless it is stuck: the slot goes on anyway
+        if not ticket.granted:
+            st.session_state[keys.LEFT_LINE] = LEFT_LINE
     keep = st.session_state.pop(keys.TRAINER_KEEP, None) or keep_train  # each page keeps its own result
     if in_flight is not None and in_flight.epoch > 0:
         keep(in_flight)
+
+
+LEFT_LINE = "You left the line before your turn: nothing was trained, and what you had is unchanged."
 
 
 def stopped_notice(trainer, what: str) -> str | None:

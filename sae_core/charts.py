@@ -397,3 +397,28 @@ def architectures_chart(recovery_long: pd.DataFrame, seeds: int, labels: dict[st
     bars = base.mark_bar().encode(color=colour, tooltip=["architecture", "concept", "seeds"])
     text = base.mark_text(align="left", dx=4, fontSize=TEXT_PX, color=TEXT_COLOUR).encode(text="text:N")
     return alt.layer(bars, text).properties(height=alt.Step(20 if len(concepts) > 1 else 30))
+
+
+
+def split_chart(long: pd.DataFrame) -> alt.Chart:
+    """Dictionary sizes: explained variance (black) and, per concept (a colour), the best single feature's F1
+    (solid) against the best random direction's (dashed, the chance level), by size on a log axis.
+
+    ``long``: size, series (explained variance first, then the concepts), line (explained variance, the
+    best feature's F1, then the chance level: the last kind is dashed), value (``splitting.SplitResult.long``)."""
+    series, lines = list(dict.fromkeys(long["series"])), list(dict.fromkeys(long["line"]))
+    colours = [TEXT_COLOUR] + [feature_colour(i) for i in range(len(series) - 1)]
+    sizes = sorted(long["size"].unique().tolist())
+    return alt.Chart(long).mark_line(point=True, strokeWidth=3).encode(
+        x=alt.X("size:Q", scale=alt.Scale(type="log", **({"domain": [sizes[0], sizes[-1]]} if len(sizes) > 1 else {})),
+                title="Dictionary size (features)",
+                axis=alt.Axis(values=sizes, format=",")),
+        y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="Explained variance, F1"),
+        color=alt.Color("series:N", sort=series, title=None, scale=_feature_scale(series, colours),
+                        legend=alt.Legend(orient="top", labelLimit=300)),
+        strokeDash=alt.StrokeDash("line:N", sort=lines, title=None,
+                                  scale=alt.Scale(domain=lines, range=[[1, 0]] * (len(lines) - 1) + [[6, 4]]),
+                                  legend=None),  # said in the page's caption: solid the SAE, dashed chance
+        detail="line:N",
+        tooltip=["series", "line", alt.Tooltip("size:Q", format=","), alt.Tooltip("value:Q", format=".2f")],
+    ).properties(height=360)

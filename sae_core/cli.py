@@ -9,6 +9,7 @@
     python -m sae_core synth [--generator NAME] [generator flags] [--architecture NAME] [--width W]
                              [--seconds T] [--threads N] [--save DIR] [--json]
     python -m sae_core extract TEXT.txt --layer L --out DIR [--mode MODE] [--threads N] [--json]
+    python -m sae_core split DIR --sizes 64,256,1536 --concepts FILE [training flags] [--save OUT] [--json]
     python -m sae_core handoff [training flags] [--model NAME] [--hook HOOK] [--d-in D] [--d-sae N]
                                [--training-tokens T] --out DIR [--json]   (a SAELens run: handoff.py)
 
@@ -422,6 +423,21 @@ def build_parser() -> argparse.ArgumentParser:
     _device_flag(extract_cmd)
     _json_flags(extract_cmd)
 
+    split_cmd = commands.add_parser("split", help="train one SAE per dictionary size on an extracted table; how "
+                                                  "its concepts split as the dictionary grows")
+    split_cmd.add_argument("table", metavar="DIR", help="a folder written by extract")
+    split_cmd.add_argument("--sizes", type=_list_parsed_by(HIDDEN_DIM), required=True, metavar="64,256,1536",
+                           help=_escaped(f"the dictionary sizes (hidden sizes), comma-separated, at most "
+                                         f"{limits.MAX_SPLIT_SIZES} (each {HIDDEN_DIM.describe_range()})"))
+    split_cmd.add_argument("--concepts", required=True, metavar="FILE",
+                           help='concept word lists, {"concepts": {"name": ["word", ...]}} as '
+                                'data/real/founding_story.concepts.json: a token is in a concept when its '
+                                'lower-case whole word is in the list')
+    _save_flags(split_cmd, "also save each size's SAE as a SAELens folder, DIR/<size>/")
+    _json_flags(split_cmd)
+    training_flags(split_cmd, {"": REAL_TABLE}, leave_out=(HIDDEN_DIM,))
+    _device_flag(split_cmd)
+
     _handoff_command(commands)
     return parser
 
@@ -615,10 +631,33 @@ def bounded_consensus(data: dict, numbers_each: int) -> dict:
     return data
 
 
-def seed_runs(run) -> list[dict]:
-    """``--full``: every seed's feature activations (one list per token, one number per feature)."""
-    return [{"seed": seed, "feature_activations": np.round(r.feature_activations.astype(np.float64), 6).tolist()}
-            for seed, r in zip(run.seeds, run.results)]
+def print_with_runs(head: dict, runs: dict, out=None) -> None:
+    """Print ``head`` with ``"runs"`` added to each dict that ``runs`` names (by its path of keys, () for
+    head itself): every seed's feature activations of that stability run (``--full``: one list per
+    token, one number per feature), streamed row by row so memory stays flat (as Python floats the
+    12 M numbers the caps allow would take 500 MB)."""
+    out = out or sys.stdout
+
+    def write(value, path: tuple) -> None:
+        if not isinstance(value, dict) or not any(p[: len(path)] == path for p in runs):
+            out.write(json.dumps(value))
+            return
+        out.write("{")
+        for i, (key, item) in enumerate(value.items()):
+            out.write((", " if i else "") + json.dumps(key) + ": ")
+            write(item, path + (key,))
+        if path in runs:
+            out.write(', "runs": [')
+            for i, (seed, result) in enumerate(zip(runs[path].seeds, runs[path].results)):
+                out.write((", " if i else "") + f'{{"seed": {seed}, "feature_activations": [')
+                for n, row in enumerate(result.feature_activations):
+                    out.write(("," if n else "") + json.dumps(np.round(row.astype(np.float64), 6).tolist()))
+                out.write("]}")
+            out.write("]")
+        out.write("}")
+
+    write(head, ())
+    out.write("\n")
 
 
 def run_stability(args: argparse.Namespace) -> int:
@@ -636,7 +675,7 @@ def run_stability(args: argparse.Namespace) -> int:
     if args.json:
         data = {**run.to_dict(), "first_seed": args.first_seed, "recovered_per_seed": per_seed}
         data = bounded_consensus(data, len(tokens) + len(dims_of(table)))
-        print(json.dumps({**data, "runs": seed_runs(run)} if args.full else data))
+        print_with_runs(data, {(): run} if args.full else {})
         return 0
     print(f"{len(run.seeds)} seeds ({run.seeds[0]}-{run.seeds[-1]}) trained together in {run.train_seconds:.2f} s")
     for name, count in run.recovered.items():
@@ -676,10 +715,9 @@ def run_architectures(args: argparse.Namespace) -> int:
     _threads_for(table, [c.hidden_dim for c in recipes.values()], args.seeds)
     runs = ArchitecturesRun(values_of(table), recipes, seeds, tokens, refs, device=args.device).fit().results()
     if args.json:
-        per_arch = {key: {**run_summary(run, refs), **({"runs": seed_runs(run)} if args.full else {})}
-                    for key, run in runs.items()}
-        print(json.dumps({"tokens": tokens, "first_seed": args.first_seed, "seeds": args.seeds,
-                          "architectures": per_arch}))
+        per_arch = {key: run_summary(run, refs) for key, run in runs.items()}
+        print_with_runs({"tokens": tokens, "first_seed": args.first_seed, "seeds": args.seeds, "architectures": per_arch},
+                        {("architectures", key): run for key, run in runs.items()} if args.full else {})
         return 0
     print(f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), each architecture's recipe on the same seeds:")
     for key, run in runs.items():
@@ -750,7 +788,8 @@ def synth_config(args: argparse.Namespace, data) -> TrainConfig:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    """Known features (``--generator``: Sharkey-style sparse combinations or a toy model), one architecture."""
+    """Known features (``--generator``: Sharkey-style sparse combinations, a toy model or a hierarchy), one
+    architecture; on hierarchical data also absorption against the true parents (``ground_truth.hierarchy``)."""
     from .ground_truth.lab import GroundTruthLab, save_lab_run
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)  # also while the toy generator trains its toy model
@@ -763,12 +802,20 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.save:
         save_lab_run(args.save, data, run)
     summary_ = run.summary()
+    by_parent = [] if run.absorption is None else run.absorption.round(6).to_dict("records")  # hierarchical data
     if args.json:
-        print(json.dumps(summary_))
+        if by_parent:
+            summary_["absorption_by_parent"] = by_parent
+        # a share with no sample to count (NaN) is null: strict JSON
+        print(json.dumps(summary_, default=lambda v: v.item()).replace("NaN", "null"))
     else:
         print(f"{run.label}: {config.hidden_dim} features on {data.features} true features in {data.dims} dims, "
               f"{run.steps} steps in {run.seconds:.1f} s")
         print("  ".join(f"{name} {value:.4g}" for name, value in summary_.items() if name not in ("seconds", "steps")))
+        for row in by_parent:
+            print(f"parent T{row['parent']}: its latent L{row['latent']} (cosine {row['cosine']:.3f}) silent on "
+                  f"{row['absorption']:.0%} of {row['with_child']} samples with a child, {row['missed_alone']:.0%} of "
+                  f"{row['alone']} without; child lean {row['child_lean']:.3f}")
     return 0
 
 
@@ -824,8 +871,42 @@ def run_handoff(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_split(args: argparse.Namespace) -> int:
+    """One SAE per dictionary size on an extracted table, measured against concept word lists (splitting.py)."""
+    from .real_model.corpora import load_concepts
+    from .splitting import PROBE_SIZES, SPLIT_COSINE, SplitRun, tree_lines
+    torch.set_num_threads(1)
+    concepts = load_concepts(args.concepts)
+    ex = extraction.load_extraction(args.table)
+    config = config_from_args(args, REAL_TABLE)
+    result = SplitRun(ex.activations, config, args.sizes, ex.words, concepts, device=args.device).fit().result()
+    if args.save:
+        for size in result.sizes:
+            save_saelens(size.model, Path(args.save) / str(size.size), {**size.metadata, "activations_from": {
+                "model": ex.model, "layer": ex.layer, "mode": ex.mode}})
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    print(f"{len(result.sizes)} dictionary sizes on {len(ex.words):,} {ex.mode} ({ex.model}, layer {ex.layer}); "
+          f"{config.describe()}, the hidden size being each size")
+    for size in result.sizes:
+        print(f"size {size.size:,}: explained variance {size.explained_variance:.1%}, L0 {size.l0:.1f}, dead "
+              f"{size.dead_fraction:.1%} ({size.seconds:.1f} s)")
+        for name, c in size.concepts.items():
+            probes = ", ".join(f"k={k} {c.probe_f1[k]:.2f}" for k in PROBE_SIZES)
+            best = f"F{c.feature} F1 {c.f1:.2f}" if c.feature is not None else "no rows"
+            print(f"  {name}: best feature {best} (best random direction {c.random_f1:.2f}); sparse probe F1 {probes}")
+    for name, tree in result.trees().items():
+        print(f"split tree of {name} (features of the next size with decoder cosine >= {SPLIT_COSINE:g}):")
+        print("\n".join("  " + line for line in tree_lines(tree)))
+    if args.save:
+        print(f"saved {', '.join(str(Path(args.save) / str(s.size)) for s in result.sizes)}")
+    return 0
+
+
 COMMANDS = {"train": run_train, "encode": run_encode, "stability": run_stability, "sweep": run_sweep,
-            "synth": run_synth, "extract": run_extract, "handoff": run_handoff}
+            "synth": run_synth, "extract": run_extract, "handoff": run_handoff,
+            "split": run_split}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,10 +42,15 @@ MAX_SYNTH_SECONDS = 120.0  # training time per architecture in one lab run
 MAX_TOY_FEATURES = 64  # features of the Toy-Models-of-Superposition generator
 MAX_TOY_DIMS = 16  # its hidden dimensions
 MAX_TOY_STEPS = 20_000  # Adam steps that train its toy model
+MAX_HIERARCHY_PARENTS = 512  # parent features of the hierarchical generator
+MAX_HIERARCHY_CHILDREN = 16  # children per parent
 MAX_TEXT_CHARS = 2_000_000  # characters of text given to the real model at once
 # Rows kept from a real model (word pieces or words; also loaded tables): the real-table default of
 # 1,536 features fits MAX_ACTIVATION_CELLS (7,500 x 1,536 = 11.5 M).
 MAX_EXTRACTED_TOKENS = 7_500
+# Dictionary sizes trained on one table (sae_core/splitting.py, `split`); their weights together stay
+# within MAX_WEIGHT_CELLS (sum of sizes x dims), so what a run keeps is one largest model's worth.
+MAX_SPLIT_SIZES = 6
 MAX_EXTRACTION_BYTES = 32 * 1024 * 1024  # an uploaded extracted table (zip of safetensors + JSON)
 MAX_LINK_DATA_CHARS = 2_000  # an edited table + named concepts, compressed, travel in a link up to this
 FEATURES_PER_PAGE = 12  # feature cards (and small-multiple panels) drawn at once on the Features page

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import memory
 from .absorption import absorption_by_pair, nested_pairs, pair_name
+from .architectures import get_architecture
 from .errors import ConfigError
 from .features import MATCH_COSINE, ReferenceFeature, active_sets, closest_features, recovered_by
 from .training import PROGRESS_UPDATES, TrainConfig, TrainResult, Trainer, seed_members
@@ -90,23 +92,29 @@ def match_features(results: list[TrainResult], tokens: list[str],
     learned one feature twice counts once. Groups are returned most-supported first.
     """
     groups: list[dict] = []
+    first_with: dict[frozenset, int] = {}  # active set -> the first group holding it
+    width = max((r.decoder_directions.shape[1] for r in results), default=0)
+    units = np.zeros((sum(r.feature_activations.shape[1] for r in results), width))  # each group's mean direction
     for s, result in enumerate(results):
         acts = result.feature_activations
         sets = active_sets(acts, tokens)
         directions = unit_rows(result.decoder_directions)
         for j in (j for j in range(acts.shape[1]) if (acts[:, j] > 0).any()):
-            best = next((g for g in groups if sets[j] and sets[j] in g["sets"]), None)
-            if best is None:
-                cosines = [float(directions[j] @ unit_rows(g["sum"][None])[0]) for g in groups]
-                if cosines and max(cosines) >= threshold:
-                    best = groups[int(np.argmax(cosines))]
-            if best is None:
-                best = {"seeds": set(), "members": [], "sets": Counter(), "sum": np.zeros_like(directions[j])}
-                groups.append(best)
+            g = first_with.get(sets[j]) if sets[j] else None
+            if g is None and groups:
+                cosines = units[: len(groups)] @ directions[j]
+                if cosines.max() >= threshold:
+                    g = int(np.argmax(cosines))
+            if g is None:
+                g = len(groups)
+                groups.append({"seeds": set(), "members": [], "sets": Counter(), "sum": np.zeros_like(directions[j])})
+            best = groups[g]
             best["seeds"].add(s)
             best["members"].append((s, j))
             best["sets"][sets[j]] += 1
+            first_with.setdefault(sets[j], g)
             best["sum"] = best["sum"] + directions[j]
+            units[g] = unit_rows(best["sum"][None])[0]
     consensus = []
     for group in groups:
         members = group["members"]
@@ -130,7 +138,13 @@ def stability(x, config: TrainConfig, tokens: list[str], references: list[Refere
 def seeds_trainer(x, config: TrainConfig, seeds: list[int] | int, device=None) -> Trainer:
     """The batched trainer of ``seeds`` (a count K, meaning seeds 0..K-1, or a list), not started."""
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    return Trainer(x, seed_members(config, seed_list), device=device)
+    trainer = Trainer(x, seed_members(config, seed_list), device=device)
+    (rows, dims), arch = trainer.x_ND.shape, get_architecture(config.architecture)
+    memory.refuse_over_budget(
+        memory.stability(rows, dims, config.hidden_dim, len(seed_list), config.batch_size, step_copies=arch.step_copies),
+        f"comparing {len(seed_list)} seeds x {config.hidden_dim:,} features on {rows:,} tokens x {dims:,} dims",
+        "use fewer seeds, features or tokens")
+    return trainer
 
 
 def compare_seeds(trainer: Trainer, tokens: list[str], references: list[ReferenceFeature]) -> StabilityResult:

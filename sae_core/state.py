@@ -34,6 +34,7 @@ from .real_model.corpora import CORPORA
 from .real_model.extraction import DEFAULT_LAYER, LAYERS, MODES
 from .table import TOKEN, dims_of, parse_csv, tokens_of
 from .training import REAL_TABLE, RECOMMENDED, TrainConfig, all_settings
+from .splitting import DEFAULT_SPLIT_SIZES, parse_sizes
 
 TABLE_PARAM, CONCEPTS_PARAM = "table", "concepts"
 
@@ -76,6 +77,7 @@ class RealChoices:
     feature: int = 0  # the feature whose card is open
     # Pasted text is kept while the visitor stays but never goes in a link: it may be megabytes.
     text: str = ""
+    sizes: str = DEFAULT_SPLIT_SIZES  # the dictionary sizes of the splitting section, comma-separated
     config: TrainConfig = REAL_TABLE
 
     # what a link may set each choice to; anything else falls back to the default
@@ -235,6 +237,11 @@ def _real_value(name: str, text: str):
         return int(text) if text.isdigit() and low <= int(text) <= high else None
     if name in RealChoices.MENUS:
         return text if text in RealChoices.MENUS[name] else None
+    if name == "sizes":
+        try:
+            return ",".join(map(str, parse_sizes(text)))
+        except SAEInputError:
+            return None
     return text if len(text) <= MAX_QUERY_CHARS else None  # the searched word
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from . import limits
+from . import limits, memory
 from .architectures import ARCHITECTURES, OPTIONS, get_architecture
 from .architectures.base import SAE
 from .device import resolve_device
@@ -189,10 +189,11 @@ def settings_of(architecture: str) -> list[Option]:
 ARTICLE = TrainConfig()
 RECOMMENDED = TrainConfig(hidden_dim=8, sparsity_weight=0.07, lr=0.002, epochs=1000, tied_init=True,
                           init_decoder_bias_to_mean=True, decoder_norm_penalty=True, init_decoder_norm=0.1)
-# What the Real model page and `train DIR` start from on extracted activations (README, "Real model").
-REAL_TABLE = TrainConfig(architecture="topk", k=16, hidden_dim=1536, batch_size=256, epochs=20, lr=0.001,
+# What the Real model page and `train DIR` start from on extracted activations, chosen by measurement for a
+# readable lesson: few dead features, concepts well above chance (README, "Real model" and "Splitting on real text").
+REAL_TABLE = TrainConfig(architecture="topk", k=4, hidden_dim=256, batch_size=256, epochs=20, lr=0.001,
                          sparsity_weight=5.0, decoder_norm_penalty=True,  # used if you switch to ReLU + L1
-                         tied_init=True, init_decoder_bias_to_mean=True, init_decoder_norm=0.1)
+                         tied_init=True, init_decoder_bias_to_mean=True)
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,8 @@ class Trainer:
                 f"this run is too large: tokens x hidden x epochs summed over {len(members)} models = {work:,} "
                 f"is over the limit of {limits.MAX_TRAINING_WORK:,}; train fewer seeds or fewer epochs"
             )
-        check_memory(self.x_ND.shape[0], self.x_ND.shape[1], [m.hidden_dim for m in members])
+        check_memory(self.x_ND.shape[0], self.x_ND.shape[1], [m.hidden_dim for m in members],
+                     first.batch_size if batches is None else self.x_ND.shape[0], arch.step_copies)
         self.members = members
         self.config = first
         self.batches = batches
@@ -439,13 +441,15 @@ class Trainer:
         return self.results()[0]
 
 
-def check_memory(n_rows: int, d_in: int, hidden_dims: list[int]) -> None:
+def check_memory(n_rows: int, d_in: int, hidden_dims: list[int], batch: int | None = None,
+                 step_copies: float | None = None) -> None:
     """Refuse a run whose tensors cannot fit: the caps bound memory, not only work.
 
     Members are padded to the widest, so a run of S members holds (S, tokens, max(width, dims))
     activations at once (evaluation, results, dead-feature tracking; mini-batches hold fewer)
     and (S, width, dims) weights in each of encoder and decoder (each with gradient and two
-    Adam moments).
+    Adam moments). Within the caps, the memory model (``sae_core.memory``) has the last word:
+    a run predicted over its budget is refused.
     """
     members, width = len(hidden_dims), max(hidden_dims)
     activations = n_rows * members * max(width, d_in)
@@ -458,6 +462,10 @@ def check_memory(n_rows: int, d_in: int, hidden_dims: list[int]) -> None:
         raise ConfigError(
             f"this run's weights are models x features x dims = {weights:,}, over the memory limit of "
             f"{limits.MAX_WEIGHT_CELLS:,}; use fewer seeds, features or dimensions")
+    predicted = memory.BASELINE + memory.TABLE_BYTES_PER_CELL * n_rows * d_in + memory.trainer_bytes(
+        n_rows, d_in, hidden_dims, batch, step_copies or 0.0)  # no step_copies: no training (encoding a table)
+    memory.refuse_over_budget(predicted, f"this run ({n_rows:,} tokens x {d_in:,} dims, {members} model(s) of up "
+                              f"to {width:,} features)", "use fewer tokens, seeds, features or a smaller batch size")
 
 
 def as_matrix(x) -> Tensor:

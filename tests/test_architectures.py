@@ -262,6 +262,36 @@ def test_batchtopk_keeps_k_per_token_on_average_and_learns_a_threshold(seed_x, k
 
 
 @pytest.mark.parametrize("key", ["topk", *BATCHTOPK])
+@pytest.mark.parametrize("case", ["floats", "ties", "few positive", "per-member k"])
+def test_the_steps_by_hand_select_in_place_what_activate_selects(key, case):
+    """``activate_`` (the steps by hand: over pre in place; BatchTopK without sorting, first cutting to the
+    entries >= the k x N-th largest max of 16-strided groups) keeps what ``activate`` keeps: the same
+    entries for distinct values; with ties at the cut, as many entries and the same values, each at a
+    place holding that pre-activation. 64 tokens x 96 features, k x N <= a 16th of the batch: the cut runs."""
+    ks = [3, 2] if case == "per-member k" else [3, 3]
+    model = get_architecture(key)(4, [96, 96], [0, 1], k=ks)
+    gen = torch.Generator().manual_seed(5)
+    pre = torch.randn(2, 64, 96, generator=gen)
+    if case == "ties":
+        pre = torch.randint(-6, 7, (2, 64, 96), generator=gen).float()  # 13 values: ties at every cut
+    elif case == "few positive":
+        pre = torch.where(torch.rand(2, 64, 96, generator=gen) < 0.02, pre.abs(), -pre.abs())
+    expected = model.activate(pre)
+    kept, seen = model.activate_(pre.clone())
+    if case == "ties" and key in BATCHTOPK:
+        assert [int((f > 0).sum()) for f in kept] == [int((f > 0).sum()) for f in expected] == [3 * 64] * 2
+        for f, e, p in zip(kept, expected, pre):
+            assert torch.equal(f.flatten().sort().values, e.flatten().sort().values)
+            assert torch.equal(f[f != 0], p[f != 0])
+    else:
+        assert torch.equal(kept, expected)
+    if case == "few positive" and key in BATCHTOPK:
+        assert [int((f > 0).sum()) for f in expected] == [int((p > 0).sum()) for p in pre]  # all, under k x N
+    if key in BATCHTOPK:  # the smallest kept activation, for the inference threshold
+        assert torch.equal(seen, torch.stack([f[f > 0].min() for f in expected]))
+
+
+@pytest.mark.parametrize("key", ["topk", *BATCHTOPK])
 def test_k_above_the_hidden_size_is_refused(key):
     message = str(pytest.raises(ConfigError, TrainConfig(architecture=key, hidden_dim=4, k=5).validate).value)
     assert message == "k must be at most the hidden size (4), got 5"

@@ -545,7 +545,7 @@ def subcommands(parser) -> dict:
 def test_every_argument_of_every_command_has_help():
     parser = build_parser()
     commands = subcommands(parser)
-    assert set(commands) == {"train", "encode", "stability", "sweep", "synth", "extract", "handoff"}
+    assert set(commands) == {"train", "encode", "stability", "sweep", "synth", "extract", "handoff", "split"}
     for name, command in commands.items():
         for action in command._actions:
             assert action.help and action.help.strip(), f"{name}: {action.option_strings or action.dest} has no help"
@@ -588,6 +588,7 @@ def test_stability_and_sweep_leave_out_the_flags_they_replace():
     assert flags["sweep"] & everything == everything - {"--seed", "--hidden-dim"}
     assert {"--seeds", "--first-seed", "--json"} <= flags["stability"] & flags["sweep"]
     assert {"--hidden-dims", "--knob-values"} <= flags["sweep"]
+    assert flags["split"] & everything == everything - {"--hidden-dim"}  # --sizes replaces it; --k and all: generated
 
 
 class LateSAE(StandardSAE):

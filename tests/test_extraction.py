@@ -144,7 +144,7 @@ def test_the_real_table_defaults_fit_a_table_at_the_token_cap():
     from sae_core.training import REAL_TABLE, Trainer
     x = np.random.default_rng(0).standard_normal((limits.MAX_EXTRACTED_TOKENS, 384)).astype(np.float32)
     trainer = Trainer(x, REAL_TABLE)  # refused with a one-line error if a cap forbids it
-    assert trainer.config.hidden_dim == 1536 and trainer.config.architecture == "topk"
+    assert (trainer.config.architecture, trainer.config.hidden_dim, trainer.config.k) == ("topk", 256, 4)  # README
 
 
 def test_random_bytes_and_broken_zips_only_ever_give_a_table_error():

@@ -6,6 +6,8 @@ import json
 
 from apptest_helpers import click, start_app
 
+from app_ui import keys
+from sae_core.architectures import ARCHITECTURES
 from sae_core.charts import TEXT_PX_PRESENTER
 from sae_core.examples import example_settings
 
@@ -57,6 +59,12 @@ def test_the_lesson_is_the_default_page_and_walks_seven_steps_on_the_users_state
             assert len(charts(at)) == 1  # recovered seeds and absorption against epochs
             assert any(m.value.startswith("**The first run a class sees** (seed 0, your 300 epochs)")
                        for m in at.markdown)
+            click(at, "Train every architecture")  # the same seeds, each architecture's own recipe
+            side = at.session_state[keys.SIDE_BY_SIDE]
+            assert side.seeds == [0, 1, 2] and set(side.runs) == set(ARCHITECTURES)
+            (shown,) = at.table
+            assert "not an animal > robot/AI: absorbed" in shown.value.columns
+            assert len(shown.value) == len(ARCHITECTURES) and len(charts(at)) == 2
             assert not [b for b in at.button if b.label.startswith("Next:")]
             break
         if step == 1:

@@ -19,7 +19,7 @@ def trained(minilm):
     at.radio(key="real_source").set_value("Paste text").run()
     at.text_area(key="real_text").set_value(TEXT).run()
     click(at, "Extract activations")
-    for key, value in (("real_hidden_dim", 32), ("real_epochs", 30), ("real_k", 4)):
+    for key, value in (("real_hidden_dim", 32), ("real_epochs", 30), ("real_k", 3)):
         at.number_input(key=key).set_value(value).run()
     click(at, "Train")
     return at
@@ -70,13 +70,13 @@ def test_settings_survive_a_visit_to_another_page(trained):
 def test_the_pages_choices_travel_in_the_link_apart_from_the_train_pages(trained):
     from sae_core.training import RECOMMENDED
     query = dict(trained.query_params)
-    assert query["real_source"] == "Paste text" and query["real_hidden_dim"] == "32" and query["real_k"] == "4"
+    assert query["real_source"] == "Paste text" and query["real_hidden_dim"] == "32" and query["real_k"] == "3"
     assert "real_text" not in query  # pasted text stays out of links
     assert query["hidden_dim"] == str(RECOMMENDED.hidden_dim)  # the Train page's own setting, untouched
     at = start_app(PAGE, query=query)
     assert at.radio(key="real_source").value == "Paste text" and at.text_area(key="real_text").value == ""
     settings = at.session_state["settings"]
-    assert (settings["real_hidden_dim"], settings["real_epochs"], settings["real_k"]) == (32, 30, 4)
+    assert (settings["real_hidden_dim"], settings["real_epochs"], settings["real_k"]) == (32, 30, 3)
     assert settings["hidden_dim"] == RECOMMENDED.hidden_dim
 
 
@@ -116,7 +116,7 @@ def test_bundled_corpus_shows_concept_matching(minilm):
 def test_architecture_brings_its_own_settings(trained):
     at = trained
     assert at.selectbox(key="real_architecture").value == "topk"
-    assert at.number_input(key="real_k").value == 4
+    assert at.number_input(key="real_k").value == 3
     at.selectbox(key="real_architecture").set_value("standard").run()
     assert at.number_input(key="real_sparsity_weight").value == 5.0  # REAL_TABLE gives ReLU + L1 one too
     assert not [w for w in at.number_input if w.key == "real_k"]

@@ -84,3 +84,45 @@ def test_a_link_opens_the_page_with_its_choices_and_bad_ones_fall_back():
     assert at.query_params["lab_features"] == "48" and "lab_dims" not in at.query_params
     at.switch_page("app_pages/train.py").run()  # another page: the choices stay in the settings and the link
     assert at.query_params["lab_architectures"] == "batchtopk"
+
+
+def test_the_hierarchy_shows_absorption_per_architecture_and_its_choices_travel_in_the_link():
+    at = start_app(PAGE, query={"lab_generator": "hierarchical", "lab_parents": "3", "lab_exclusive": "1",
+                                "lab_children": "99"})
+    assert at.radio(key="lab_generator").value == "hierarchical"
+    assert at.number_input(key="lab_parents").value == 3 and at.checkbox(key="lab_exclusive").value is True
+    assert at.number_input(key="lab_children").value == LabSettings.children  # 99 is above the range: the default
+    at.number_input(key="lab_dims").set_value(16)
+    at.number_input(key="lab_children").set_value(2)
+    at.number_input(key="lab_independent").set_value(4)
+    at.slider(key="lab_parent_probability").set_value(0.3)
+    at.checkbox(key="lab_exclusive").uncheck()
+    at.multiselect(key="lab_architectures").set_value(["standard", "topk"])
+    at.number_input(key="lab_seconds").set_value(0.5).run()
+    chosen = LabSettings(generator="hierarchical", dims=16, parents=3, children=2, independent=4,
+                         parent_probability=0.3, architectures=("standard", "topk"), seconds=0.5)
+    assert AppState.from_settings(at.session_state["settings"]).lab == chosen
+    assert AppState.from_query(dict(at.query_params)).lab == chosen and "lab_exclusive" not in at.query_params
+    click(at, "Train")
+    result = at.session_state["lab_result"]
+    assert result.data.features == 3 + 3 * 2 + 4 and result.data.config.exclusive is False
+    assert "Feature absorption" in [s.value for s in at.subheader]
+    assert any("does the parent's own latent still fire" in m.value for m in at.markdown)
+    table = next(t.value for t in at.table if "Absorption" in t.value.columns)
+    expected = result.absorption_table()
+    assert table["Model"].tolist() == [ARCHITECTURES["standard"].label, ARCHITECTURES["topk"].label]
+    assert table["Absorption"].tolist() == expected["absorption"].tolist()
+    assert table["Missed alone"].tolist() == expected["missed_alone"].tolist()
+    assert table["Child lean"].tolist() == expected["child_lean"].tolist()
+    worst = max(expected.to_dict("records"), key=lambda r: r["absorption"] - r["missed_alone"])
+    assert any(f"with **{worst['model']}**" in m.value and f"silent on **{worst['absorption']:.0%}**" in m.value
+               and f"against **{worst['missed_alone']:.0%}** where the parent fires alone" in m.value
+               for m in at.markdown)
+
+
+def test_other_generators_show_no_absorption():
+    at = start_app(PAGE)
+    at.multiselect(key="lab_architectures").set_value(["topk"])
+    at.number_input(key="lab_seconds").set_value(0.5).run()
+    click(at, "Train")
+    assert "Feature absorption" not in [s.value for s in at.subheader]

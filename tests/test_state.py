@@ -65,7 +65,7 @@ def test_the_superposition_and_real_model_choices_round_trip_field_by_field():
     lab = LabSettings(**{name: other_value(option, getattr(LabSettings, name)) for name, option in LAB_OPTIONS.items()},
                       generator="sparse", architectures=("jumprelu", "standard"))
     real = RealChoices(source="Paste text", corpus="stdlib_docstrings", layer=5, mode="words", max_tokens=1234,
-                       query="robot", feature=17, text="a long pasted text")
+                       query="robot", feature=17, text="a long pasted text", sizes="16,4096")
     query = AppState(lab=lab, real=real).to_query()
     assert query["lab_architectures"] == "jumprelu,standard" and query["real_max_tokens"] == "1234"
     assert "real_text" not in query  # large free text stays out of links
@@ -192,3 +192,16 @@ def test_a_table_too_large_for_a_link_is_left_out_and_said_so():
 def test_bad_data_in_a_link_is_ignored(packed):
     assert table_from_param(packed) is None
     assert concepts_from_param(packed, ["x"]) in (None, [])
+
+
+def test_the_real_model_dictionary_sizes_in_a_link_follow_the_splitting_limits():
+    from sae_core import limits
+
+    def read(text):
+        return AppState.from_query({"real_sizes": text}).real.sizes
+    assert read("256, 64") == "64,256"  # sorted, spaces dropped
+    assert read(",".join(map(str, range(1, limits.MAX_SPLIT_SIZES + 1)))) == "1,2,3,4,5,6"
+    assert read(str(limits.MAX_HIDDEN)) == "4096"
+    for bad in (",".join(map(str, range(1, limits.MAX_SPLIT_SIZES + 2))), "0,64", str(limits.MAX_HIDDEN + 1),
+                "64;256", "x", ""):
+        assert read(bad) == RealChoices().sizes == "64,256,1536", bad

@@ -124,9 +124,16 @@ def sentences(n: int = SENTENCES, seed: int = SEED) -> list[str]:
 
 
 def main() -> None:
-    lines = sentences()
+    """No arguments: rewrite founding_story.txt. ``--seed S --out FILE``: a held-out story of the same kind
+    (other sentences from the same templates and words), to judge settings on text they were not tuned on."""
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=SEED, help=f"the sentences' random seed (default {SEED})")
+    parser.add_argument("--out", default=str(HERE / "founding_story.txt"), help="where to write the story")
+    args = parser.parse_args()
+    lines = sentences(seed=args.seed)
     paragraphs = [" ".join(lines[i : i + PER_PARAGRAPH]) for i in range(0, len(lines), PER_PARAGRAPH)]
-    (HERE / "founding_story.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    Path(args.out).write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
     vocabulary = {w.lower() for s in lines for w in s.replace(";", " ").replace(",", " ").replace(".", " ").split()}
     for name, words in CONCEPTS.items():
         used = sorted(set(words) & vocabulary)

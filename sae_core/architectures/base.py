@@ -31,6 +31,16 @@ from torch import Tensor, nn
 from ..options import Option
 
 
+def with_ones(a: Tensor) -> Tensor:
+    """``a`` with a last column of ones: the next matrix product then adds a bias row too."""
+    return torch.cat([a, a.new_ones(*a.shape[:-1], 1)], dim=-1)
+
+
+def relu_backward_(d_f: Tensor, f: Tensor) -> Tensor:
+    """ReLU's gradient in place: ``d_f`` zeroed where ``f`` <= 0 (one pass, no new tensor); returns ``d_f``."""
+    return torch.ops.aten.threshold_backward.grad_input(d_f, f, 0, grad_input=d_f)
+
+
 class SAE(nn.Module):
     key: ClassVar[str] = ""
     label: ClassVar[str] = ""
@@ -44,6 +54,10 @@ class SAE(nn.Module):
     lab_recipe: ClassVar[dict[str, Any]] = {"lr": 3e-3}
     # Saved tensors (leading member axis S) and the axis that indexes features (None: no feature axis).
     HIDDEN_AXIS: ClassVar[dict[str, int | None]] = {"W_enc": 2, "b_enc": 1, "W_dec": 1, "b_dec": None}
+    # (S, batch, H + D) float32 tensors alive at once in one training step, autograd's saved tensors
+    # included (sae_core.memory). The default covers every architecture registered so far (measured:
+    # ReLU 2.1, TopK 1.2, BatchTopK 2.1, JumpReLU 5.2, Matryoshka 2.4); each declares its own.
+    step_copies: ClassVar[float] = 5.5
 
     def __init__(self, d_in: int, hidden_dims: list[int], seeds: list[int], dtype: torch.dtype = torch.float32,
                  **options):
@@ -112,6 +126,26 @@ class SAE(nn.Module):
     def pre_activations(self, x_ND: Tensor) -> Tensor:
         """x W_enc + b_enc, shape (S, N, H)."""
         return torch.matmul(x_ND, self.W_enc) + self.b_enc[:, None, :]
+
+    # The hand-written training steps fold each bias into its matrix product ([x, 1] @ [W_enc; b_enc]) and
+    # take the bias gradient from the weight gradient's product ([x, 1]^T d pre): no pass over N x H of its
+    # own for either (benchmarks/bench_training.py).
+
+    def inputs_with_ones(self, x_ND: Tensor) -> Tensor:
+        """``with_ones(x)``, kept while the same unchanged x comes back (a full-batch run's every step)."""
+        kept = self.__dict__.get("_inputs_with_ones")
+        if kept is None or kept[0] is not x_ND or kept[1] != x_ND._version:
+            kept = self.__dict__["_inputs_with_ones"] = (x_ND, x_ND._version, with_ones(x_ND))
+        return kept[2]
+
+    def pre_activations_folded(self, x1_ND1: Tensor) -> Tensor:
+        """x W_enc + b_enc as one product, from ``inputs_with_ones(x)``; shape (S, N, H), a fresh tensor."""
+        return torch.matmul(x1_ND1, torch.cat([self.W_enc, self.b_enc[:, None, :]], dim=1))
+
+    def set_encoder_grads(self, x1_ND1: Tensor, d_pre_SNH: Tensor) -> None:
+        """W_enc's and b_enc's gradients from d pre, as one product: [x, 1]^T d pre = [d W_enc; d b_enc]."""
+        grad_SD1H = torch.matmul(x1_ND1.T, d_pre_SNH)
+        self.W_enc.grad, self.b_enc.grad = grad_SD1H[:, :-1], grad_SD1H[:, -1]
 
     def encode(self, x_ND: Tensor) -> Tensor:
         """Feature activations f, shape (S, N, H); zero at padded features."""

@@ -115,6 +115,36 @@ class JumpReLUSAE(SAE):
         return {"mse": mse_S, "sparsity": self.sparsity_weight * l0_S}
 
     @torch.no_grad()
+    def forward_backward(self, x_ND: Tensor) -> dict[str, Tensor]:
+        """:meth:`losses` and its gradients by hand (the same numbers as autograd through ``_JumpReLU``, tests
+        check it): d pre = d f where the gate is open; d theta = -(1/eps) sum_n K (theta d f + w / N) over the
+        window K around the threshold. Biases ride in the products, as in StandardSAE."""
+        n, d = x_ND.shape
+        x1_ND1 = self.inputs_with_ones(x_ND)
+        pre_SNH = self.pre_activations_folded(x1_ND1)
+        theta_S1H = self.threshold[:, None, :]
+        gate_SNH = pre_SNH > theta_S1H
+        if self.padded:
+            gate_SNH &= self.hidden_mask[:, None, :] > 0
+        f_SNH = pre_SNH * gate_SNH
+        err_SND = self.decode(f_SNH).sub_(x_ND)
+        mse_S = err_SND.pow(2).mean(dim=(1, 2))
+        d_xhat_SND = err_SND.mul_(2.0 / (n * d))
+        d_f_SNH = torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2))
+        window_SNH = pre_SNH.sub_(theta_S1H).abs_() < self.bandwidth / 2  # |pre - theta| < eps / 2
+        if self.padded:
+            window_SNH &= self.hidden_mask[:, None, :] > 0
+        in_window_S1H = window_SNH.sum(dim=1, keepdim=True).to(d_f_SNH)
+        d_f_window_S1H = torch.where(window_SNH, d_f_SNH, 0).sum(dim=1, keepdim=True)
+        grad_gate_S11 = (self.sparsity_weight / n)[:, None, None]
+        self.threshold.grad = (-(theta_S1H * d_f_window_S1H + grad_gate_S11 * in_window_S1H) / self.bandwidth)[:, 0]
+        self.W_dec.grad = torch.matmul(f_SNH.transpose(1, 2), d_xhat_SND)
+        self.b_dec.grad = d_xhat_SND.sum(dim=1)
+        self.set_encoder_grads(x1_ND1, d_f_SNH.mul_(gate_SNH))
+        l0_S = gate_SNH.sum(dim=2).to(mse_S).mean(dim=1)
+        return {"mse": mse_S, "sparsity": self.sparsity_weight * l0_S}
+
+    @torch.no_grad()
     def after_update(self) -> None:
         self.threshold.clamp_(min=0.0)
 

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from ..options import Option
+from .base import relu_backward_
 from .batchtopk import BatchTopKSAE
 
 MATRYOSHKA_LEVELS = Option(
@@ -56,6 +57,7 @@ class MatryoshkaSAE(BatchTopKSAE):
                "settle in the first features and later ones add detail.")
     options = (*BatchTopKSAE.options, MATRYOSHKA_LEVELS)
     loss_names = ("mse", "inner_mse", "auxk")
+    step_copies = 3.0  # (S, batch, H + D) tensors alive in a step (measured 2.4; sae_core.memory)
     saelens_training_class = "MatryoshkaBatchTopKTrainingSAEConfig"  # SAELens' training config (handoff.py)
 
     @classmethod
@@ -120,7 +122,8 @@ class MatryoshkaSAE(BatchTopKSAE):
         n, d = x_ND.shape
         widths = self._groups[0][1]  # one group: every member has these widths (so none is padded)
         bounds = list(zip([0, *widths[:-1]], widths))
-        f_SNH = self.activate(torch.matmul(x_ND, self.W_enc).add_(self.b_enc[:, None, :]))
+        x1_ND1 = self.inputs_with_ones(x_ND)
+        f_SNH, smallest_S = self.activate_(self.pre_activations_folded(x1_ND1))
         decoded_SND = self.b_dec[:, None, :]
         level_mse, d_levels = [], []
         for start, end in bounds:
@@ -134,12 +137,10 @@ class MatryoshkaSAE(BatchTopKSAE):
             G_SND.add_(d_xhat_SND)
             W_dec_grad[:, start:end] = torch.matmul(f_SNH[:, :, start:end].transpose(1, 2), G_SND)
             d_f_SNH[:, :, start:end] = torch.matmul(G_SND, self.W_dec[:, start:end].transpose(1, 2))
-        d_pre_SNH = torch.ops.aten.threshold_backward(d_f_SNH, f_SNH, 0)
         self.W_dec.grad = W_dec_grad
         self.b_dec.grad = G_SND.sum(dim=1)
-        self.W_enc.grad = torch.matmul(x_ND.T, d_pre_SNH)
-        self.b_enc.grad = d_pre_SNH.sum(dim=1)
-        self.observe(f_SNH)
+        self.set_encoder_grads(x1_ND1, relu_backward_(d_f_SNH, f_SNH))
+        self.observe(f_SNH, smallest_S)
         mse_S = level_mse[-1]
         inner_S = torch.stack(level_mse[:-1]).sum(dim=0) if len(level_mse) > 1 else torch.zeros_like(mse_S)
         return {"mse": mse_S, "inner_mse": inner_S, "auxk": torch.zeros_like(mse_S)}

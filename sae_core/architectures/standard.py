@@ -23,7 +23,7 @@ from torch import Tensor
 
 from .. import limits
 from ..options import Option
-from .base import SAE
+from .base import SAE, relu_backward_, with_ones
 
 # The L1 weight: per member, so a sweep can vary it across one batched run (the sparsity knob).
 SPARSITY_WEIGHT = Option(
@@ -47,6 +47,7 @@ class StandardSAE(SAE):
     options = (SPARSITY_WEIGHT, DECODER_NORM_PENALTY)
     knob = "sparsity_weight"
     loss_names = ("mse", "sparsity")
+    step_copies = 2.5  # (S, batch, H + D) tensors alive in a step (measured 2.1; sae_core.memory)
     lab_recipe = {"lr": 3e-3, "sparsity_weight": 0.3}  # the article's SAE, a weight suited to the lab's data
     saelens_training_class = "StandardTrainingSAEConfig"  # SAELens' training config (sae_core/handoff.py)
 
@@ -91,29 +92,34 @@ class StandardSAE(SAE):
         d x_hat = 2 (x_hat - x) / (N D);  d f = d x_hat W_dec^T + w / (N H), where f > 0.
         With ``decoder_norm_penalty`` the L1 term of feature j is scaled by r_j = ||W_dec_j||,
         so d f_j gets w r_j / (N H) and d W_dec_j gets w sum_n f_nj W_dec_j / (r_j N H).
+        Five matrix products, two element-wise passes over the N x H activations (ReLU and its
+        gradient, both in place) and one reduction (sum_n f): b_enc, the L1 gradient w r / (N H) and
+        b_enc's gradient ride in the products ([x, 1] @ [W_enc; b_enc], [d x_hat, 1] @ [W_dec^T; w r / (N H)],
+        [x, 1]^T d pre).
         """
         n, d = x_ND.shape
-        f_SNH = self.encode(x_ND)
+        x1_ND1 = self.inputs_with_ones(x_ND)
+        f_SNH = self.pre_activations_folded(x1_ND1).relu_()
+        if self.padded:
+            f_SNH.mul_(self.hidden_mask[:, None, :])
         err_SND = self.decode(f_SNH).sub_(x_ND)
         mse_S = err_SND.pow(2).mean(dim=(1, 2))
         scale_S11 = (self.sparsity_weight / (n * self.hidden_size))[:, None, None]
         d_xhat_SND = err_SND.mul_(2.0 / (n * d))
+        f_sum_S1H = f_SNH.sum(dim=1, keepdim=True)
         if self.decoder_norm_penalty:
             norm_S1H = self.W_dec.norm(dim=2)[:, None, :]
-            f_sum_S1H = f_SNH.sum(dim=1, keepdim=True)
             l1_S = (f_sum_S1H * norm_S1H).sum(dim=(1, 2)) / (n * self.hidden_size)
-            l1_grad = scale_S11 * norm_S1H  # (S, 1, H)
+            l1_grad_S1H = scale_S11 * norm_S1H
         else:
-            l1_S = f_SNH.sum(dim=(1, 2)) / (n * self.hidden_size)
-            l1_grad = scale_S11
-        d_f_SNH = torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2)).add_(l1_grad)
-        d_pre_SNH = torch.ops.aten.threshold_backward(d_f_SNH, f_SNH, 0)  # ReLU's gradient, one pass
-        del d_f_SNH
+            l1_S = f_sum_S1H.sum(dim=(1, 2)) / (n * self.hidden_size)
+            l1_grad_S1H = scale_S11.expand(-1, 1, f_SNH.shape[2])
+        d_f_SNH = torch.matmul(with_ones(d_xhat_SND), torch.cat([self.W_dec.transpose(1, 2), l1_grad_S1H], dim=1))
+        d_pre_SNH = relu_backward_(d_f_SNH, f_SNH)
         self.W_dec.grad = torch.matmul(f_SNH.transpose(1, 2), d_xhat_SND)
         if self.decoder_norm_penalty:
             unit_SHD = self.W_dec / norm_S1H.transpose(1, 2).clamp_min(1e-12)
             self.W_dec.grad.add_(unit_SHD * (scale_S11 * f_sum_S1H).transpose(1, 2))
         self.b_dec.grad = d_xhat_SND.sum(dim=1)
-        self.W_enc.grad = torch.matmul(x_ND.T, d_pre_SNH)
-        self.b_enc.grad = d_pre_SNH.sum(dim=1)
+        self.set_encoder_grads(x1_ND1, d_pre_SNH)
         return {"mse": mse_S, "sparsity": self.sparsity_weight * l1_S}

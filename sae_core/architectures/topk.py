@@ -17,7 +17,7 @@ from .. import limits
 from ..errors import ConfigError
 from ..options import Option
 from .auxk import DEAD_AFTER_STEPS, auxk_loss
-from .base import SAE
+from .base import SAE, relu_backward_
 
 # k: per member, so a sweep can vary it across one batched run (the TopK family's sparsity knob).
 K = Option(
@@ -46,6 +46,7 @@ class TopKSAE(SAE):
     options = (K, AUXK_WEIGHT)
     knob = "k"
     loss_names = ("mse", "auxk")
+    step_copies = 1.5  # (S, batch, H + D) tensors alive in a step (measured 1.2; sae_core.memory)
     # Without AuxK in the lab: at 2x width half the dictionary has no true feature left to find, reviving
     # it did not raise MMCS, and AuxK's extra top-k and matmul cost about a third of each step.
     lab_recipe = {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True, "auxk_weight": 0.0}
@@ -90,12 +91,27 @@ class TopKSAE(SAE):
         ranks_K = torch.arange(values_SNK.shape[2], device=values_SNK.device)
         return values_SNK * (ranks_K[None, :] < torch.tensor(self.k_S, device=values_SNK.device)[:, None])[:, None, :]
 
+    def kept(self, pre_SNH: Tensor) -> tuple[Tensor, Tensor]:
+        """The k largest pre-activations of each token, ReLU'd (ranks past a member's own k zeroed), and their
+        feature indices, shape (S, N, k) each; padded features already at -inf."""
+        values_SNK, index_SNK = pre_SNH.topk(min(self.k, pre_SNH.shape[2]), dim=2)
+        return self.kept_ranks(values_SNK.relu()), index_SNK
+
     def activate(self, pre_SNH: Tensor) -> Tensor:
         """Keep the k largest pre-activations of each token (padded features never), ReLU them."""
         if self.padded:
             pre_SNH = pre_SNH.masked_fill(self.hidden_mask[:, None, :] == 0, float("-inf"))
-        values_SNK, index_SNK = pre_SNH.topk(min(self.k, pre_SNH.shape[2]), dim=2)
-        return torch.zeros_like(pre_SNH).scatter(2, index_SNK, self.kept_ranks(values_SNK.relu()))
+        values_SNK, index_SNK = self.kept(pre_SNH)
+        return torch.zeros_like(pre_SNH).scatter(2, index_SNK, values_SNK)
+
+    @torch.no_grad()
+    def activate_(self, pre_SNH: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``activate``'s numbers written over ``pre_SNH`` (no new N x H tensor; the steps by hand), and what
+        ``observe`` needs besides them (BatchTopK: the smallest kept activation; here nothing)."""
+        if self.padded:
+            pre_SNH.masked_fill_(self.hidden_mask[:, None, :] == 0, float("-inf"))
+        values_SNK, index_SNK = self.kept(pre_SNH)
+        return pre_SNH.zero_().scatter_(2, index_SNK, values_SNK), None
 
     def encode(self, x_ND: Tensor) -> Tensor:
         return self.activate(self.pre_activations(x_ND))
@@ -146,18 +162,20 @@ class TopKSAE(SAE):
 
     @torch.no_grad()
     def _dense_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
-        """d x_hat = 2 (x_hat - x) / (N D); d pre = d x_hat W_dec^T where a feature was kept and positive."""
+        """d x_hat = 2 (x_hat - x) / (N D); d pre = d x_hat W_dec^T where a feature was kept and positive.
+        As StandardSAE's: b_enc and its gradient ride in the products, the selection and ReLU's gradient
+        are written in place."""
         n, d = x_ND.shape
-        f_SNH = self.activate(torch.matmul(x_ND, self.W_enc).add_(self.b_enc[:, None, :]))
+        x1_ND1 = self.inputs_with_ones(x_ND)
+        f_SNH, seen = self.activate_(self.pre_activations_folded(x1_ND1))
         err_SND = self.decode(f_SNH).sub_(x_ND)
         mse_S = err_SND.pow(2).mean(dim=(1, 2))
         d_xhat_SND = err_SND.mul_(2.0 / (n * d))
-        d_pre_SNH = torch.ops.aten.threshold_backward(torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2)), f_SNH, 0)
+        d_pre_SNH = relu_backward_(torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2)), f_SNH)
         self.W_dec.grad = torch.matmul(f_SNH.transpose(1, 2), d_xhat_SND)
         self.b_dec.grad = d_xhat_SND.sum(dim=1)
-        self.W_enc.grad = torch.matmul(x_ND.T, d_pre_SNH)
-        self.b_enc.grad = d_pre_SNH.sum(dim=1)
-        self.observe(f_SNH)
+        self.set_encoder_grads(x1_ND1, d_pre_SNH)
+        self.observe(f_SNH, seen)
         return {"mse": mse_S, "auxk": torch.zeros_like(mse_S)}
 
     @torch.no_grad()
@@ -165,11 +183,11 @@ class TopKSAE(SAE):
         """The same numbers, decoding only the k kept features of each token: the decoder's products
         cost N k D instead of N H D (the encoder's stay dense: top-k needs every pre-activation)."""
         n, d = x_ND.shape
-        pre_SNH = torch.matmul(x_ND, self.W_enc).add_(self.b_enc[:, None, :])
+        x1_ND1 = self.inputs_with_ones(x_ND)
+        pre_SNH = self.pre_activations_folded(x1_ND1)
         if self.padded:
             pre_SNH.masked_fill_(self.hidden_mask[:, None, :] == 0, float("-inf"))
-        values_SNK, index_SNK = pre_SNH.topk(min(self.k, pre_SNH.shape[2]), dim=2)
-        acts_SNK = self.kept_ranks(values_SNK.relu())
+        acts_SNK, index_SNK = self.kept(pre_SNH)
         members_S11 = torch.arange(self.n_members, device=x_ND.device)[:, None, None]
         rows_SNKD = self.W_dec[members_S11, index_SNK]  # the kept features' decoder rows
         err_SND = torch.matmul(acts_SNK[:, :, None, :], rows_SNKD).squeeze(2).add_(self.b_dec[:, None, :]).sub_(x_ND)
@@ -182,18 +200,17 @@ class TopKSAE(SAE):
         W_dec_grad.index_add_(0, flat_index, (acts_SNK[..., None] * d_xhat_SND[:, :, None, :]).reshape(-1, d))
         self.W_dec.grad = W_dec_grad.view_as(self.W_dec)
         self.b_dec.grad = d_xhat_SND.sum(dim=1)
-        d_pre_SNH = torch.zeros_like(pre_SNH).scatter_(2, index_SNK, d_acts_SNK)
-        self.W_enc.grad = torch.matmul(x_ND.T, d_pre_SNH)
-        self.b_enc.grad = d_pre_SNH.sum(dim=1)
+        self.set_encoder_grads(x1_ND1, pre_SNH.zero_().scatter_(2, index_SNK, d_acts_SNK))  # d pre, over pre
         fired_SH = torch.zeros(self.n_members, width, device=x_ND.device).scatter_add_(
             1, index_SNK.flatten(1), (acts_SNK > 0).flatten(1).to(torch.float32)) > 0
         self.count_since_fired(fired_SH)
         return {"mse": mse_S, "auxk": torch.zeros_like(mse_S)}
 
     @torch.no_grad()
-    def observe(self, f_SNH: Tensor) -> None:
-        """After a training forward pass: count updates since each feature fired."""
-        self.count_since_fired((f_SNH > 0).any(dim=1))
+    def observe(self, f_SNH: Tensor, seen: Tensor | None = None) -> None:
+        """After a training forward pass: count updates since each feature fired (f >= 0: fired = max > 0).
+        ``seen``: what ``activate_`` returned besides f (BatchTopK's smallest kept activation)."""
+        self.count_since_fired(f_SNH.amax(dim=1) > 0)
 
     @torch.no_grad()
     def count_since_fired(self, fired_SH: Tensor) -> None:

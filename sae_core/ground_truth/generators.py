@@ -15,8 +15,15 @@ directions, so we can measure whether an SAE found them. Two generators:
   importance decay^i); its columns W_i are where it put each feature. The SAE then sees
   h = W x: with sparse features the toy model packs more features than dimensions (5 in 2
   dims form a pentagon), and the SAE must undo that.
+- ``Hierarchical`` (SAELens' synthetic hierarchy, ``sae_lens.synthetic.HierarchyNode``, after
+  Noa Nabeshima's toy model for Matryoshka SAEs): P parent features, each with C children,
+  plus independent features, all unit directions in D dims. A parent fires with probability
+  ``parent_probability``; each of its children with ``child_probability`` *only when the
+  parent fires* (with ``exclusive``, one child at most: of those drawn, one chosen at random
+  stays, SAELens' mutual exclusion); magnitudes U[0, 1] as above. The data for feature
+  absorption (``ground_truth.hierarchy``): does the parent's latent still fire with a child?
 
-Both are *streamed*: ``batch(i)`` builds batch i from (seed, i) alone, so a run can draw as
+All are *streamed*: ``batch(i)`` builds batch i from (seed, i) alone, so a run can draw as
 many samples as it likes without holding a data set in memory, and batch i is the same
 bits every time. Evaluation batches come from a separate stream (``EVAL``), never used
 for training. No Streamlit here.
@@ -37,6 +44,7 @@ from ..errors import ConfigError
 # Independent random streams from one seed: training batches, held-out evaluation batches,
 # the true directions, and the toy model's own training batches.
 TRAIN, EVAL, DIRECTIONS, TOY_TRAINING = 0, 1, 2, 3
+CHUNK_CELLS = 4_000_000  # (on entries x dims) summed into a batch at once: 16 MB of float32
 
 
 def stream_generator(seed: int, stream: int, index: int) -> np.random.Generator:
@@ -84,6 +92,7 @@ class GroundTruthData:
     embedding_FD: Tensor
     batch_size: int
     seed: int
+    children_of: dict[int, list[int]] = {}  # parent feature -> its child features (hierarchical data only)
 
     @property
     def dims(self) -> int:
@@ -98,6 +107,11 @@ class GroundTruthData:
         """The true features as unit vectors (what a learned decoder row should point along)."""
         return self.embedding_FD / self.embedding_FD.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
+    @property
+    def mean_active(self) -> float:
+        """The mean number of true features on per sample (the lab's recipes set k from it)."""
+        raise NotImplementedError
+
     def codes(self, generator: np.random.Generator, n: int) -> Tensor:
         raise NotImplementedError
 
@@ -105,9 +119,14 @@ class GroundTruthData:
         """(codes (n, F), x (n, D)) of batch ``index`` in ``stream``: the same bits every call."""
         n = size or self.batch_size
         codes_NF = self.codes(stream_generator(self.seed, stream, index), n)
-        # x = codes @ embedding, summed over the features that are on only (a few per sample)
+        # x = codes @ embedding, summed over the features that are on only (a few per sample), at most
+        # CHUNK_CELLS of (on entries x dims) at once: 8,192 samples x 64 on x 1,024 dims would be 2 GB at once
         rows, cols = codes_NF.nonzero(as_tuple=True)
-        x_ND = torch.zeros(n, self.dims).index_add_(0, rows, codes_NF[rows, cols, None] * self.embedding_FD[cols])
+        x_ND = torch.zeros(n, self.dims)
+        step = max(1, CHUNK_CELLS // self.dims)
+        for start in range(0, len(rows), step):
+            r, c = rows[start:start + step], cols[start:start + step]
+            x_ND.index_add_(0, r, codes_NF[r, c, None] * self.embedding_FD[c])
         return codes_NF, x_ND
 
     def batch(self, index: int, size: int | None = None, stream: int = TRAIN) -> Tensor:
@@ -191,6 +210,10 @@ class SparseCombination(GroundTruthData):
         self._threshold_F = torch.special.ndtri(1 - self.probability_F.double().clamp(1e-12, 1 - 1e-12)).float()
         self._group_F = torch.arange(config.features) // config.group_size
 
+    @property
+    def mean_active(self) -> float:
+        return self.config.active
+
     def codes(self, generator: np.random.Generator, n: int) -> Tensor:
         cfg = self.config
         rho = cfg.group_correlation
@@ -241,6 +264,10 @@ class ToySuperposition(GroundTruthData):
         self.importance_F = config.importance_decay ** torch.arange(config.features, dtype=torch.float32)
         self.embedding_FD = train_toy_model(self, config)  # W^T: row i is where feature i sits
 
+    @property
+    def mean_active(self) -> float:
+        return self.config.features * (1 - self.config.sparsity)
+
     def codes(self, generator: np.random.Generator, n: int) -> Tensor:
         cfg = self.config
         return _magnitudes(generator, _uniform(generator, n, cfg.features) >= cfg.sparsity)
@@ -267,12 +294,94 @@ def train_toy_model(data: ToySuperposition, config: ToySuperpositionConfig) -> T
     return W_FD.detach().clone()
 
 
+# ---- SAELens' synthetic hierarchy: children fire only with their parent -----------------------
+
+@dataclass(frozen=True)
+class HierarchicalConfig:
+    dims: int = 64  # activation dimensions D: what the SAE reads
+    parents: int = 16  # parent features P, each with its own children
+    children: int = 4  # children per parent C (a child fires only when its parent fires)
+    independent: int = 48  # features outside the hierarchy
+    parent_probability: float = 0.15  # chance that a parent fires in a sample
+    child_probability: float = 0.25  # chance that a child fires, given its parent fires
+    independent_probability: float = 0.03  # chance that an independent feature fires
+    exclusive: bool = False  # at most one child per parent (of the children drawn, one at random stays)
+    seed: int = 0  # the directions and every batch
+    batch_size: int = 1024  # samples per batch
+
+    def validate(self) -> "HierarchicalConfig":
+        _check_int("dims", self.dims, 2, limits.MAX_DIMS)
+        _check_int("parents", self.parents, 1, limits.MAX_HIERARCHY_PARENTS)
+        _check_int("children per parent", self.children, 1, limits.MAX_HIERARCHY_CHILDREN)
+        _check_int("independent features", self.independent, 0, limits.MAX_SYNTH_FEATURES)
+        total = self.parents * (1 + self.children) + self.independent
+        if total > limits.MAX_SYNTH_FEATURES:
+            raise ConfigError(f"parents x (1 + children) + independent = {total:,} true features is over the "
+                              f"limit of {limits.MAX_SYNTH_FEATURES:,}")
+        _check_float("parent probability", self.parent_probability, 0.001, 1.0)
+        _check_float("child probability", self.child_probability, 0.001, 1.0)
+        _check_float("independent probability", self.independent_probability, 0.0, 1.0)
+        if not isinstance(self.exclusive, bool):
+            raise ConfigError(f"exclusive must be true or false (got {self.exclusive!r})")
+        if self.mean_active() > limits.MAX_SYNTH_ACTIVE:
+            raise ConfigError(f"these counts and probabilities put {self.mean_active():.4g} true features on per sample "
+                              f"on average, over the limit of {limits.MAX_SYNTH_ACTIVE}")
+        _check_int("seed", self.seed, 0, limits.MAX_SEED)
+        _check_int("batch size", self.batch_size, 1, limits.MAX_SYNTH_BATCH)
+        return self
+
+    def mean_active(self) -> float:
+        """Parents on, times (1 + their children on), plus the independent features on."""
+        q, C = self.child_probability, self.children
+        children_given_parent = 1 - (1 - q) ** C if self.exclusive else C * q
+        return self.parents * self.parent_probability * (1 + children_given_parent) + \
+            self.independent * self.independent_probability
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Hierarchical(GroundTruthData):
+    """SAELens' synthetic hierarchy: P parents with C children each (a child fires only with its parent).
+
+    Features 0..P-1 are the parents, P + p*C .. P + p*C + C-1 the children of parent p, then the
+    independent ones; each a random unit direction.
+    """
+
+    key = "hierarchical"
+
+    def __init__(self, config: HierarchicalConfig):
+        self.config = config.validate()
+        self.seed, self.batch_size = config.seed, config.batch_size
+        P, C = config.parents, config.children
+        gen = stream_generator(config.seed, DIRECTIONS, 0)
+        self.embedding_FD = torch.nn.functional.normalize(
+            _normal(gen, P * (1 + C) + config.independent, config.dims), dim=1)
+        self.children_of = {p: list(range(P + p * C, P + (p + 1) * C)) for p in range(P)}
+
+    @property
+    def mean_active(self) -> float:
+        return self.config.mean_active()
+
+    def codes(self, generator: np.random.Generator, n: int) -> Tensor:
+        cfg = self.config
+        P, C = cfg.parents, cfg.children
+        parent_NP = _uniform(generator, n, P) < cfg.parent_probability
+        child_NPC = (_uniform(generator, n, P, C) < cfg.child_probability) & parent_NP[:, :, None]
+        if cfg.exclusive:  # keep the drawn child with the largest fresh uniform: one of them, at random
+            keep_NP = (_uniform(generator, n, P, C) + child_NPC).argmax(dim=2)
+            child_NPC &= torch.nn.functional.one_hot(keep_NP, C).bool()
+        independent_NI = _uniform(generator, n, cfg.independent) < cfg.independent_probability
+        return _magnitudes(generator, torch.cat([parent_NP, child_NPC.reshape(n, P * C), independent_NI], dim=1))
+
+
 GENERATORS = {SparseCombination.key: (SparseCombination, SparseCombinationConfig),
-              ToySuperposition.key: (ToySuperposition, ToySuperpositionConfig)}
+              ToySuperposition.key: (ToySuperposition, ToySuperpositionConfig),
+              Hierarchical.key: (Hierarchical, HierarchicalConfig)}
 
 
 def make_data(key: str, **settings) -> GroundTruthData:
-    """A generator by key ("sparse" or "toy") from keyword settings of its config dataclass."""
+    """A generator by key ("sparse", "toy" or "hierarchical") from keyword settings of its config dataclass."""
     if key not in GENERATORS:
         raise ConfigError(f"unknown generator '{key}' (known: {', '.join(GENERATORS)})")
     cls, config_cls = GENERATORS[key]

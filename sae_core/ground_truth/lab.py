@@ -19,15 +19,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import limits
+from .. import limits, memory
 from ..architectures import ARCHITECTURES, get_architecture
 from ..device import resolve_device
 from ..errors import ConfigError, SAEInputError
 from ..options import Option
 from .recovery import (RecoveryMetrics, chance_level, cosine_matrix, decoder_rows, feature_labels,
                       hungarian_cosine, hungarian_matching, mmcs, recovery_metrics)
-from .generators import (GroundTruthData, SparseCombination, SparseCombinationConfig, ToySuperposition,
-                        ToySuperpositionConfig)
+from .generators import (EVAL, GENERATORS, GroundTruthData, Hierarchical, HierarchicalConfig, SparseCombination,
+                         SparseCombinationConfig, ToySuperposition, ToySuperpositionConfig)
+from .hierarchy import mean_absorption, parent_absorption
 from ..training import TrainConfig, Trainer
 
 EVAL_SAMPLES = 4096  # held-out samples for explained variance, L0 and dead fraction
@@ -44,9 +45,8 @@ def lab_config(architecture: str, data: GroundTruthData, width: float = 2.0, see
     hidden = max(1, round(width * data.features))
     if hidden > limits.MAX_HIDDEN:
         raise ConfigError(f"width x true features = {hidden} features is over the limit of {limits.MAX_HIDDEN}")
-    active = getattr(data.config, "active", None) or data.features * (1 - getattr(data.config, "sparsity", 0.0))
     settings = {"architecture": architecture, "hidden_dim": hidden, "seed": seed, "batch_size": LAB_BATCH_SIZE,
-                **arch.lab_settings(active), **overrides}  # e.g. epochs=300: a step budget (tests)
+                **arch.lab_settings(data.mean_active), **overrides}  # e.g. epochs=300: a step budget (tests)
     settings.setdefault("epochs", max(1, min(limits.MAX_EPOCHS,
                                              limits.MAX_TRAINING_WORK // (settings["batch_size"] * hidden))))
     return TrainConfig(**settings).validate(n_rows=settings["batch_size"])
@@ -67,6 +67,7 @@ class LabRun:
     seconds: float
     model: torch.nn.Module  # one member, for saving
     stopped: bool = False  # stopped before its time budget was used
+    absorption: pd.DataFrame | None = None  # per parent, on hierarchical data (``hierarchy.parent_absorption``)
 
     @property
     def architecture(self) -> str:
@@ -89,8 +90,10 @@ class LabRun:
         })
 
     def summary(self) -> dict:
-        """The CLI's JSON: metrics, seconds and steps."""
-        return {**{k: round(v, 6) for k, v in self.metrics.to_dict().items()},
+        """The CLI's JSON: metrics (on hierarchical data also absorption, missed_alone and child_lean, means
+        over the parents), seconds and steps."""
+        absorption = mean_absorption(self.absorption) if self.absorption is not None else {}
+        return {**{k: round(v, 6) for k, v in {**self.metrics.to_dict(), **absorption}.items()},
                 "seconds": round(self.seconds, 3), "steps": self.steps}
 
 
@@ -109,6 +112,13 @@ class LabResult:
         rows.append({"model": "chance (random directions)", **self.chance.to_dict(), "steps": np.nan,
                      "seconds": np.nan})
         return pd.DataFrame(rows)
+
+    def absorption_table(self) -> pd.DataFrame:
+        """One row per architecture: absorption, missed_alone and child_lean averaged over the parents
+        (empty unless the data are hierarchical)."""
+        return pd.DataFrame([{"model": run.label, **mean_absorption(run.absorption)} for run in self.runs
+                             if run.absorption is not None], columns=["model", "absorption", "missed_alone",
+                                                                       "child_lean"])
 
     def curves(self) -> pd.DataFrame:
         """Long format: model, seconds, step, metric (MMCS / Hungarian), value."""
@@ -165,7 +175,15 @@ class GroundTruthLab:
         self.settings = dict(settings or {})
         self.device = resolve_device(device)
         self.true_FD = data.directions_FD
-        self.x_eval_ND = data.eval_batch(EVAL_SAMPLES).to(self.device)
+        for config in self.configs:  # the true directions, held-out samples and cosines on top of the run
+            (features, dims), arch = self.true_FD.shape, get_architecture(config.architecture)
+            memory.refuse_over_budget(
+                memory.synth(dims, features, config.hidden_dim, config.batch_size, EVAL_SAMPLES, arch.step_copies),
+                f"{arch.label} on {features:,} true features in {dims:,} dims ({config.hidden_dim:,} learned, batches "
+                f"of {config.batch_size:,})", "use fewer true features, dims, a narrower SAE or smaller batches")
+        codes_NF, x_ND = data.batch_with_codes(0, EVAL_SAMPLES, stream=EVAL)  # = data.eval_batch(EVAL_SAMPLES)
+        self.x_eval_ND = x_ND.to(self.device)
+        self.on_eval_NF = codes_NF > 0 if data.children_of else None  # kept only to measure absorption
         self.runs: list[LabRun] = []
         self.trainer: Trainer | None = None
         self._curve: list[dict] = []
@@ -233,6 +251,11 @@ class GroundTruthLab:
         if not self._curve or self._curve[-1]["step"] != trainer.epoch:
             self._curve.append(recovery_point(trainer.model, self.true_FD, trainer.epoch, trainer.seconds))
         cos_FH = cosine_matrix(self.true_FD, decoder_rows(trainer.model, 0))
+        absorption = None
+        if self.on_eval_NF is not None:
+            with torch.no_grad():
+                fires_NH = trainer.model.encode(self.x_eval_ND)[0, :, :cos_FH.shape[1]].cpu() > 0
+            absorption = parent_absorption(fires_NH, self.on_eval_NF, cos_FH, self.data.children_of)
         return LabRun(
             config=config,
             label=ARCHITECTURES[config.architecture].label,
@@ -245,6 +268,7 @@ class GroundTruthLab:
             seconds=trainer.seconds,
             model=trainer.model.member(0),
             stopped=stopped,
+            absorption=absorption,
         )
 
     def result(self) -> LabResult:
@@ -262,8 +286,8 @@ class LabSettings:
     """What a person chose on the Superposition page (kept in the app's settings as ``lab_<field>`` and
     in the link: ``sae_core.state``; the numeric fields are declared in ``LAB_OPTIONS``)."""
 
-    generator: str = "toy"  # "sparse" (Sharkey-style) or "toy" (Toy Models of Superposition)
-    # sparse combinations
+    generator: str = "toy"  # "sparse" (Sharkey-style), "toy" (Toy Models of Superposition) or "hierarchical"
+    # sparse combinations (dims: also the hierarchical generator's)
     dims: int = 64
     features: int = 128
     active: float = 4.0
@@ -275,6 +299,14 @@ class LabSettings:
     toy_dims: int = 2
     sparsity: float = 0.9
     importance_decay: float = 1.0
+    # hierarchy (SAELens' synthetic hierarchy)
+    parents: int = HierarchicalConfig.parents
+    children: int = HierarchicalConfig.children
+    independent: int = HierarchicalConfig.independent
+    parent_probability: float = HierarchicalConfig.parent_probability
+    child_probability: float = HierarchicalConfig.child_probability
+    independent_probability: float = HierarchicalConfig.independent_probability
+    exclusive: bool = HierarchicalConfig.exclusive
     # the SAEs
     architectures: tuple[str, ...] = ("standard", "topk")  # the article's SAE beside the field's default
     width: float = 2.0  # learned features per true feature
@@ -290,7 +322,12 @@ class LabSettings:
             return SparseCombination(SparseCombinationConfig(
                 dims=self.dims, features=self.features, active=self.active, frequency_decay=self.frequency_decay,
                 group_size=self.group_size, group_correlation=self.group_correlation, seed=self.seed))
-        raise ConfigError(f"unknown generator '{self.generator}' (known: sparse, toy)")
+        if self.generator == "hierarchical":
+            return Hierarchical(HierarchicalConfig(
+                dims=self.dims, parents=self.parents, children=self.children, independent=self.independent,
+                parent_probability=self.parent_probability, child_probability=self.child_probability,
+                independent_probability=self.independent_probability, exclusive=self.exclusive, seed=self.seed))
+        raise ConfigError(f"unknown generator '{self.generator}' (known: {', '.join(GENERATORS)})")
 
     def lab(self, device=None) -> "GroundTruthLab":
         """The lab these settings describe (builds the data; the toy model trains here)."""
@@ -329,6 +366,20 @@ LAB_OPTIONS: dict[str, Option] = {o.name: o for o in (
            high=limits.MAX_SYNTH_FEATURES, step=1),
     Option("group_correlation", float, LabSettings.group_correlation, "Group correlation", "",
            low=0.0, high=0.99, step=0.05),
+    Option("parents", int, LabSettings.parents, "Parents (P)", "Parent features, each with its own children.",
+           low=1, high=limits.MAX_HIERARCHY_PARENTS, step=1),
+    Option("children", int, LabSettings.children, "Children per parent (C)",
+           "A child fires only when its parent fires.", low=1, high=limits.MAX_HIERARCHY_CHILDREN, step=1),
+    Option("independent", int, LabSettings.independent, "Independent features",
+           "Features outside the hierarchy.", low=0, high=limits.MAX_SYNTH_FEATURES, step=8),
+    Option("parent_probability", float, LabSettings.parent_probability, "Parent probability",
+           "Chance that a parent fires in a sample.", low=0.01, high=1.0, step=0.01),
+    Option("child_probability", float, LabSettings.child_probability, "Child probability (given its parent)",
+           "Chance that a child fires when its parent fires (never without it).", low=0.01, high=1.0, step=0.01),
+    Option("independent_probability", float, LabSettings.independent_probability, "Independent probability",
+           "Chance that an independent feature fires in a sample.", low=0.0, high=1.0, step=0.01),
+    Option("exclusive", bool, LabSettings.exclusive, "Children exclusive",
+           "At most one child per parent fires (of those drawn, one at random stays)."),
     Option("width", float, LabSettings.width, "Width (learned per true feature)", "", low=0.5, high=16.0,
            step=0.5),
     Option("seconds", float, LabSettings.seconds, "Seconds per architecture", "", low=0.5,

@@ -14,6 +14,9 @@ import inspect
 import json
 from pathlib import Path
 
+from .. import limits
+from ..errors import SAEInputError
+
 REAL_DATA = Path(__file__).resolve().parents[2] / "data" / "real"
 FOUNDING_STORY = REAL_DATA / "founding_story.txt"
 FOUNDING_CONCEPTS = REAL_DATA / "founding_story.concepts.json"
@@ -33,8 +36,25 @@ def founding_story() -> str:
 
 def founding_concepts() -> dict[str, frozenset[str]]:
     """Concept name -> the lower-case whole words that belong to it."""
-    data = json.loads(FOUNDING_CONCEPTS.read_text(encoding="utf-8"))
-    return {name: frozenset(w.lower() for w in words) for name, words in data["concepts"].items()}
+    return load_concepts(FOUNDING_CONCEPTS)
+
+
+def load_concepts(path) -> dict[str, frozenset[str]]:
+    """A concept-list file (``{"concepts": {name: [word, ...]}}``, as founding_story.concepts.json) -> name ->
+    its lower-case words; a file that is not one is a one-line SAEInputError."""
+    name = Path(path).name
+    try:
+        data = json.loads(Path(path).read_bytes()[: limits.MAX_UPLOAD_BYTES + 1].decode("utf-8"))
+    except OSError:
+        raise SAEInputError(f"{name}: cannot be read (expected a concept-list JSON file)") from None
+    except (UnicodeDecodeError, ValueError):
+        raise SAEInputError(f"{name}: not a UTF-8 JSON file") from None
+    concepts = data.get("concepts") if isinstance(data, dict) else None
+    if not isinstance(concepts, dict) or not concepts or not all(
+            isinstance(words, list) and words and all(isinstance(w, str) for w in words) for words in concepts.values()):
+        raise SAEInputError(f'{name}: expected {{"concepts": {{"name": ["word", ...], ...}}}} with at least one '
+                            "concept, each a non-empty list of words")
+    return {str(c): frozenset(w.lower() for w in words) for c, words in concepts.items()}
 
 
 def stdlib_docstrings(modules: tuple[str, ...] = STDLIB_MODULES) -> str:

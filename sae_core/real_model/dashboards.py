@@ -1,7 +1,8 @@
 """Feature dashboards for SAEs on real text (as sae_vis and Neuronpedia show them), without Streamlit.
 
 A feature is *active* on a row when its activation is > 0. Inputs everywhere:
-``acts_NH`` (rows x features, what the SAE computed), ``words`` (each row's lower-case whole
+``acts_NH`` (rows x features, what the SAE computed: a dense array, or the sparse columns of
+:func:`sparse_activations`, which is what the app keeps), ``words`` (each row's lower-case whole
 word) and, for contexts, the :class:`~sae_core.real_model.extraction.Extraction` the rows came from.
 
 - :func:`features_table`: one row per feature: density, max activation, top words as text.
@@ -10,7 +11,7 @@ word) and, for contexts, the :class:`~sae_core.real_model.extraction.Extraction`
   random sample matters because the top 20 alone mislead (a negation feature's top 20 can be
   one word fifteen times while its active set covers every negation word).
 - :func:`concept_matches`: per concept word list, the best feature's precision, recall and F1,
-  beside the best of as many random directions (the chance level).
+  beside the best of 2 x d random directions, each at its best threshold (the chance level).
 """
 
 from __future__ import annotations
@@ -20,32 +21,46 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
-
-TOP_CANDIDATES = 64  # rows looked at per feature to find its top distinct words
+from scipy import sparse
 
 
-def features_table(acts_NH: np.ndarray, words: list[str], k: int = 5) -> pd.DataFrame:
+def sparse_activations(acts_NH) -> sparse.csc_array:
+    """Rows x features as float32 sparse columns: an SAE's activations are mostly zero (TopK keeps k
+    of H per row), so a 7,500 x 1,536 result holds about 1 MB instead of 46 MB, and one feature's
+    rows are one slice."""
+    return sparse.csc_array(acts_NH if sparse.issparse(acts_NH) else np.asarray(acts_NH), dtype=np.float32)
+
+
+def column(acts_NH, j: int) -> np.ndarray:
+    """Feature ``j``'s activation on every row, dense."""
+    if sparse.issparse(acts_NH):
+        return acts_NH[:, [j]].toarray().ravel()
+    return np.asarray(acts_NH)[:, j]
+
+
+def _per_feature(summed) -> np.ndarray:
+    return np.asarray(summed, dtype=float).ravel()
+
+
+def features_table(acts_NH, words: list[str], k: int = 5) -> pd.DataFrame:
     """feature, density (fraction of rows it fires on), max_activation, top_words ("cat, dog, ...")."""
-    acts_NH = np.asarray(acts_NH, dtype=np.float32)
-    n, h = acts_NH.shape
-    density = (acts_NH > 0).mean(axis=0)
-    peak = acts_NH.max(axis=0) if n else np.zeros(h, np.float32)
-    m = min(TOP_CANDIDATES, n)
-    # torch.topk keeps only m x H indices (argpartition would allocate N x H int64 indices)
-    top_MH = torch.from_numpy(acts_NH).topk(m, dim=0).indices.numpy() if m else np.zeros((0, h), int)
-    top_words = []
+    a = sparse_activations(acts_NH)
+    n, h = a.shape
+    density, peak, top_words = np.zeros(h), np.zeros(h), []
     for j in range(h):
-        rows = top_MH[:, j]
+        rows, values = a.indices[a.indptr[j]:a.indptr[j + 1]], a.data[a.indptr[j]:a.indptr[j + 1]]
+        density[j] = (values > 0).sum() / max(n, 1)
+        if values.size:  # the rows not stored are zeros
+            peak[j] = values.max() if values.size == n else max(values.max(), 0.0)
         seen: list[str] = []
-        for i in rows:
-            if acts_NH[i, j] <= 0 or len(seen) == k:
+        for i in np.argsort(-values, kind="stable"):
+            if values[i] <= 0 or len(seen) == k:
                 break
-            if words[i] not in seen:
-                seen.append(words[i])
+            if words[rows[i]] not in seen:
+                seen.append(words[rows[i]])
         top_words.append(", ".join(seen))
-    return pd.DataFrame({"feature": np.arange(h), "density": density.astype(float),
-                         "max_activation": peak.astype(float), "top_words": top_words})
+    return pd.DataFrame({"feature": np.arange(h), "density": density,
+                         "max_activation": peak, "top_words": top_words})
 
 
 def search_word(acts_NH: np.ndarray, words: list[str], query: str, limit: int = 50) -> pd.DataFrame:
@@ -58,9 +73,9 @@ def search_word(acts_NH: np.ndarray, words: list[str], query: str, limit: int = 
     rows = np.array([w == query for w in words], dtype=bool)
     if not query or not rows.any():
         return pd.DataFrame(columns=["feature", "mean_on_word", "fires_on"])
-    on_word = np.asarray(acts_NH)[rows]
-    mean = on_word.mean(axis=0)
-    fires = (on_word > 0).mean(axis=0)
+    on_word = sparse_activations(acts_NH)[np.flatnonzero(rows)]
+    mean = _per_feature(on_word.sum(axis=0)) / rows.sum()
+    fires = _per_feature((on_word > 0).sum(axis=0)) / rows.sum()
     order = [j for j in np.argsort(-mean, kind="stable")[:limit] if mean[j] > 0]
     return pd.DataFrame({"feature": order, "mean_on_word": mean[order].astype(float),
                          "fires_on": fires[order].astype(float)})
@@ -176,50 +191,77 @@ def _f1(tp: np.ndarray, predicted: np.ndarray, positives: int) -> tuple[np.ndarr
     return precision, recall, f1
 
 
-def random_direction_f1(x_ND: np.ndarray, labels_N: np.ndarray, n_directions: int, seed: int = 0,
-                        block: int = 256) -> float:
-    """The best F1 of ``n_directions`` random directions (chance level).
+RANDOM_PER_DIM = 2  # the chance level draws 2 x d random unit directions (d: the activations' dimensions)
 
-    Each direction projects the centred activations; its "active" rows are its top m rows
-    (m = the concept's size; either sign), a generous threshold that a random feature could
-    not know. With m rows predicted, precision = recall = F1 = hits / m.
-    """
+
+def threshold_f1(scores_NR: np.ndarray, labels_CN: np.ndarray) -> np.ndarray:
+    """(C, R): for each label row and each score column, the best F1 of "score > t" over every threshold t.
+
+    Each column is sorted once; a threshold can fall only where the score drops (tied rows go
+    together), and the top i rows give F1 = 2 hits / (i + positives)."""
+    scores_NR = np.asarray(scores_NR)
+    order_NR = np.argsort(-scores_NR, axis=0, kind="stable")
+    sorted_NR = np.take_along_axis(scores_NR, order_NR, axis=0)
+    cut_NR = np.ones(sorted_NR.shape, bool)
+    cut_NR[:-1] = sorted_NR[:-1] > sorted_NR[1:]
+    predicted_N1 = np.arange(1, len(scores_NR) + 1)[:, None]
+    out = np.zeros((len(labels_CN), scores_NR.shape[1]))
+    for c, labels_N in enumerate(np.asarray(labels_CN, dtype=bool)):
+        positives = int(labels_N.sum())
+        if positives:
+            hits_NR = np.cumsum(labels_N[order_NR], axis=0)
+            out[c] = np.where(cut_NR, 2 * hits_NR / (predicted_N1 + positives), 0.0).max(axis=0)
+    return out
+
+
+def random_direction_f1(x_ND: np.ndarray, labels, n_directions: int | None = None, seed: int = 0,
+                        block: int = 256):
+    """The chance level: the best F1 of ``n_directions`` random unit directions (default 2 x d, a fixed
+    seed), each at its best threshold (``threshold_f1`` on the rows' projections).
+
+    ``labels``: one concept's rows (N,) -> a float, or several (C, N) -> one F1 per concept. A
+    threshold the direction could not know in advance: a generous chance level."""
     x = np.asarray(x_ND, dtype=np.float32)
-    x = x - x.mean(axis=0)
-    labels_N = np.asarray(labels_N, dtype=bool)
-    m = int(labels_N.sum())
-    if m == 0 or m >= len(labels_N):
-        return 0.0
+    labels_CN = np.atleast_2d(np.asarray(labels, dtype=bool))
+    n_directions = RANDOM_PER_DIM * x.shape[1] if n_directions is None else n_directions
     rng = np.random.default_rng(seed)
-    best = 0.0
+    best = np.zeros(len(labels_CN))
     for start in range(0, n_directions, block):
-        r = rng.standard_normal((x.shape[1], min(block, n_directions - start))).astype(np.float32)
-        proj = x @ r
-        for sign in (1, -1):
-            top = np.argpartition(-sign * proj, m - 1, axis=0)[:m]
-            best = max(best, float(labels_N[top].sum(axis=0).max()) / m)
-    return best
+        r_DR = rng.standard_normal((x.shape[1], min(block, n_directions - start))).astype(np.float32)
+        r_DR /= np.linalg.norm(r_DR, axis=0, keepdims=True)
+        best = np.maximum(best, threshold_f1(x @ r_DR, labels_CN).max(axis=1))
+    return float(best[0]) if np.ndim(labels) == 1 else best
+
+
+def concept_labels(words: list[str], concepts: dict[str, frozenset[str]]) -> np.ndarray:
+    """(C, N): row i is in concept c when its lower-case whole word is in c's word list."""
+    return np.array([[w in vocabulary for w in words] for vocabulary in concepts.values()], dtype=bool).reshape(
+        len(concepts), len(words))
+
+
+def best_features(acts_NH: np.ndarray, labels_CN: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per concept, every feature's precision, recall and F1 with active = activation > 0, each (C, H)."""
+    active_NH = (sparse_activations(acts_NH) > 0).astype(np.float32)
+    predicted_H = _per_feature(active_NH.sum(axis=0))
+    out = np.zeros((3, len(labels_CN), active_NH.shape[1]))
+    for c, labels_N in enumerate(labels_CN):
+        out[:, c] = _f1(_per_feature(labels_N.astype(np.float32) @ active_NH), predicted_H, int(labels_N.sum()))
+    return out[0], out[1], out[2]
 
 
 def concept_matches(acts_NH: np.ndarray, x_ND: np.ndarray, words: list[str],
                     concepts: dict[str, frozenset[str]], seed: int = 0) -> pd.DataFrame:
     """Per concept: its rows, the feature with the best F1 (active = activation > 0) and its
-    precision, recall, F1, and the best F1 of as many random directions as the SAE has features."""
-    acts_NH = np.asarray(acts_NH)
-    active_NH = acts_NH > 0
-    predicted_H = active_NH.sum(axis=0)
+    precision, recall, F1, and the chance level (``random_direction_f1``: 2 x d random directions)."""
+    labels_CN = concept_labels(words, concepts)
+    precision, recall, f1 = best_features(acts_NH, labels_CN)
+    chance = random_direction_f1(x_ND, labels_CN, seed=seed) if len(concepts) else []
     rows = []
-    for name, vocabulary in concepts.items():
-        labels_N = np.array([w in vocabulary for w in words], dtype=bool)
-        positives = int(labels_N.sum())
-        if positives == 0:
-            rows.append({"concept": name, "rows": 0, "feature": None, "precision": 0.0, "recall": 0.0,
-                         "f1": 0.0, "chance_f1": 0.0})
-            continue
-        tp_H = active_NH[labels_N].sum(axis=0)
-        precision, recall, f1 = _f1(tp_H, predicted_H, positives)
-        j = int(np.argmax(f1))
-        rows.append({"concept": name, "rows": positives, "feature": j, "precision": float(precision[j]),
-                     "recall": float(recall[j]), "f1": float(f1[j]),
-                     "chance_f1": random_direction_f1(x_ND, labels_N, acts_NH.shape[1], seed)})
+    for c, name in enumerate(concepts):
+        positives = int(labels_CN[c].sum())
+        j = int(np.argmax(f1[c])) if positives else None
+        rows.append({"concept": name, "rows": positives, "feature": j,
+                     **{k: float(v[c, j]) if positives else 0.0 for k, v in
+                        (("precision", precision), ("recall", recall), ("f1", f1))},
+                     "chance_f1": float(chance[c])})
     return pd.DataFrame(rows, columns=["concept", "rows", "feature", "precision", "recall", "f1", "chance_f1"])

@@ -155,6 +155,15 @@ class Extraction:
         return [t["word"] for t in self.tokens]
 
 
+def shared(extraction: Extraction) -> Extraction:
+    """The same rows, made safe to hand to every visitor at once: the activations read-only (writing
+    raises), the tokens and documents tuples. Whoever needs to change them makes a copy."""
+    activations = extraction.activations.view()
+    activations.flags.writeable = False
+    return Extraction(activations, tuple(extraction.tokens), extraction.model, extraction.layer, extraction.mode,
+                      tuple(extraction.documents), extraction.seconds)
+
+
 @dataclass(frozen=True)
 class ExtractProgress:
     done_tokens: int

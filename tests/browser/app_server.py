@@ -31,15 +31,15 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def serve_app_process():
-    """Run ``streamlit run streamlit_app.py`` on a free loopback port; yield (URL, process), then stop it."""
+def serve_app_process(*options: str):
+    """Run ``streamlit run streamlit_app.py [options]`` on a free loopback port; yield (URL, process), then stop it."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
              "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-             "--browser.gatherUsageStats", "false"],
+             "--browser.gatherUsageStats", "false", *options],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
