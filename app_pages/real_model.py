@@ -111,83 +111,85 @@ run_row("Train", lambda: Trainer(extraction.activations, config, device=APP_DEVI
         notice=keys.REAL_NOTICE, live_loss=True, keys_=(keys.REAL_TRAIN, keys.REAL_STOP), queue=True)
 
 result = kept_result(keys.REAL_RESULT, keys.REAL_NOTICE,
-                     "No SAE yet: press **Train** (the defaults were chosen by measurement for tables like this one).")
-m = result.metrics
-k1, k2, k3, k4 = st.columns(4)
-k1.metric("Explained variance", f"{m.explained_variance:.1%}")
-k2.metric("Mean L0", f"{m.l0:.1f}", help="Features active on an average token.")
-k3.metric("Dead features", f"{m.dead_features:,} of {m.hidden_dim:,}")
-k4.metric("Training time", f"{result.train_seconds:.1f} s", help=f"{result.epochs_done:,} epochs")
+                     "No SAE yet: press **Train** (the defaults were chosen by measurement for tables like this one), "
+                     "or compare dictionary sizes in section 4.", stop=False)
+if result is not None:  # sections 3 and the concepts need a model; section 4 trains its own
+    m = result.metrics
+    k1, k2, k3, k4 = st.columns(4)
+    k1.metric("Explained variance", f"{m.explained_variance:.1%}")
+    k2.metric("Mean L0", f"{m.l0:.1f}", help="Features active on an average token.")
+    k3.metric("Dead features", f"{m.dead_features:,} of {m.hidden_dim:,}")
+    k4.metric("Training time", f"{result.train_seconds:.1f} s", help=f"{result.epochs_done:,} epochs")
 
-# ---- 3. dashboards -------------------------------------------------------------------------------
-st.subheader("3. Features")
-acts, words = result.feature_activations, extraction.words
-cache = st.session_state.get(keys.REAL_DASH)
-if cache is None or cache[0] is not result:
-    cache = (result, features_table(acts, words))
-    st.session_state[keys.REAL_DASH] = cache
-    live = cache[1][cache[1]["density"] > 0]
-    first = int(live.sort_values("density", ascending=False)["feature"].iloc[0]) if len(live) else 0
-    set_setting(real_key("feature"), first)  # a new model opens a live feature
-table = cache[1]
-query = st.text_input("Find features for a word", key=real_key("query"),
-                      placeholder="e.g. cat, robot, not", help="Features ranked by their mean activation on that word.")
-shown = table[table["density"] > 0].sort_values("density", ascending=False)
-if query.strip():
-    found = search_word(acts, words, query)
-    if found.empty:
-        st.caption(f"No feature fires on '{query.strip()}' (or the word is not in the text).")
-    shown = table.set_index("feature").loc[found["feature"]].reset_index()
-    shown.insert(1, "mean_on_word", found["mean_on_word"].to_numpy())
-    if st.session_state.get(keys.REAL_OPENED_FOR) != (query, id(result)) and len(found):
-        st.session_state[keys.REAL_OPENED_FOR] = (query, id(result))  # a new search opens its best feature
-        set_setting(real_key("feature"), int(found["feature"].iloc[0]))
-event = st.dataframe(shown, hide_index=True, height=320, on_select="rerun", selection_mode="single-row",
-                     key=f"{keys.REAL_FEATURES_TABLE}_{id(result)}_{query}",
-                     column_config={"density": st.column_config.NumberColumn("density", format="percent"),
-                                    "max_activation": st.column_config.NumberColumn("max activation", format="%.3f"),
-                                    "top_words": st.column_config.TextColumn("top words", width="large")})
-st.caption(f"{len(shown):,} of {len(table):,} features shown (dead features hidden). Click a column to sort; "
-           "click a row to open its card.")
-selected = tuple(event.selection.rows)
-if selected and selected != st.session_state.get(keys.REAL_SELECTED):  # a new click on a row opens it
-    set_setting(real_key("feature"), int(shown.iloc[selected[0]]["feature"]))
-st.session_state[keys.REAL_SELECTED] = selected
-set_setting(real_key("feature"), min(setting(real_key("feature")), len(table) - 1))
-j = st.number_input("Feature", 0, len(table) - 1, key=real_key("feature"))
+    # ---- 3. dashboards -------------------------------------------------------------------------------
+    st.subheader("3. Features")
+    acts, words = result.feature_activations, extraction.words
+    cache = st.session_state.get(keys.REAL_DASH)
+    if cache is None or cache[0] is not result:
+        cache = (result, features_table(acts, words))
+        st.session_state[keys.REAL_DASH] = cache
+        live = cache[1][cache[1]["density"] > 0]
+        first = int(live.sort_values("density", ascending=False)["feature"].iloc[0]) if len(live) else 0
+        set_setting(real_key("feature"), first)  # a new model opens a live feature
+    table = cache[1]
+    query = st.text_input("Find features for a word", key=real_key("query"),
+                          placeholder="e.g. cat, robot, not", help="Features ranked by their mean activation on that word.")
+    shown = table[table["density"] > 0].sort_values("density", ascending=False)
+    if query.strip():
+        found = search_word(acts, words, query)
+        if found.empty:
+            st.caption(f"No feature fires on '{query.strip()}' (or the word is not in the text).")
+        shown = table.set_index("feature").loc[found["feature"]].reset_index()
+        shown.insert(1, "mean_on_word", found["mean_on_word"].to_numpy())
+        if st.session_state.get(keys.REAL_OPENED_FOR) != (query, id(result)) and len(found):
+            st.session_state[keys.REAL_OPENED_FOR] = (query, id(result))  # a new search opens its best feature
+            set_setting(real_key("feature"), int(found["feature"].iloc[0]))
+    event = st.dataframe(shown, hide_index=True, height=320, on_select="rerun", selection_mode="single-row",
+                         key=f"{keys.REAL_FEATURES_TABLE}_{id(result)}_{query}",
+                         column_config={"density": st.column_config.NumberColumn("density", format="percent"),
+                                        "max_activation": st.column_config.NumberColumn("max activation", format="%.3f"),
+                                        "top_words": st.column_config.TextColumn("top words", width="large")})
+    st.caption(f"{len(shown):,} of {len(table):,} features shown (dead features hidden). Click a column to sort; "
+               "click a row to open its card.")
+    selected = tuple(event.selection.rows)
+    if selected and selected != st.session_state.get(keys.REAL_SELECTED):  # a new click on a row opens it
+        set_setting(real_key("feature"), int(shown.iloc[selected[0]]["feature"]))
+    st.session_state[keys.REAL_SELECTED] = selected
+    set_setting(real_key("feature"), min(setting(real_key("feature")), len(table) - 1))
+    j = st.number_input("Feature", 0, len(table) - 1, key=real_key("feature"))
 
-with st.container(border=True):
-    a_N = column(acts, j)
-    row = table.iloc[j]
-    st.markdown(f"#### F{j} · fires on {row['density']:.1%} of rows · max {row['max_activation']:.3f}")
-    if row["density"] == 0:
-        st.caption("This feature is dead: it fires on no row.")
-    else:
-        st.markdown("**Words it fires on** (its whole active set, most frequent first): " +
-                    ", ".join(f"{w} ({c})" for w, c in word_counts(a_N, words)))
-        st.altair_chart(charts.activation_histogram(histogram(a_N), j), width="stretch")
-        left, right = st.columns(2)
-        left.markdown("**Top activations** (deduplicated)")
-        left.markdown(contexts_html(top_contexts(a_N, extraction)), unsafe_allow_html=True)
-        right.markdown("**A random sample of where it fires** (seed 0)")
-        right.markdown(contexts_html(random_contexts(a_N, extraction, seed=0)), unsafe_allow_html=True)
-        st.caption("Each token is shaded by this feature's activation on it (darker = stronger); the outlined "
-                   "token is the row itself. The top list alone misleads: the random sample shows the whole range.")
+    with st.container(border=True):
+        a_N = column(acts, j)
+        row = table.iloc[j]
+        st.markdown(f"#### F{j} · fires on {row['density']:.1%} of rows · max {row['max_activation']:.3f}")
+        if row["density"] == 0:
+            st.caption("This feature is dead: it fires on no row.")
+        else:
+            st.markdown("**Words it fires on** (its whole active set, most frequent first): " +
+                        ", ".join(f"{w} ({c})" for w, c in word_counts(a_N, words)))
+            st.altair_chart(charts.activation_histogram(histogram(a_N), j), width="stretch")
+            left, right = st.columns(2)
+            left.markdown("**Top activations** (deduplicated)")
+            left.markdown(contexts_html(top_contexts(a_N, extraction)), unsafe_allow_html=True)
+            right.markdown("**A random sample of where it fires** (seed 0)")
+            right.markdown(contexts_html(random_contexts(a_N, extraction, seed=0)), unsafe_allow_html=True)
+            st.caption("Each token is shaded by this feature's activation on it (darker = stronger); the outlined "
+                       "token is the row itself. The top list alone misleads: the random sample shows the whole range.")
 
-# ---- concepts of the founding story ----------------------------------------------------------------
-concepts = st.session_state.get(keys.REAL_CONCEPTS) or {}
-if concepts:
-    st.subheader("The founding example's concepts, in a real model")
-    key = ("concepts", id(result))
-    if st.session_state.get(keys.REAL_CONCEPT_KEY) != key:
-        st.session_state[keys.REAL_CONCEPT_TABLE] = concept_matches(acts, extraction.activations, words, concepts)
-        st.session_state[keys.REAL_CONCEPT_KEY] = key
-    st.dataframe(st.session_state[keys.REAL_CONCEPT_TABLE], hide_index=True,
-                 column_config={c: st.column_config.NumberColumn(c, format="%.2f")
-                                for c in ("precision", "recall", "f1", "chance_f1")})
-    st.caption("For each concept's word list: the feature whose active rows (activation > 0) best match the "
-               f"concept's rows (F1), and, as the chance level, the best F1 of {RANDOM_PER_DIM} x {n_dims} random "
-               "directions, each at its best threshold. A concept as broad as 'animal' is often split over several features (one for "
-               "cats, one for dogs…), which lowers recall: section 4 shows it size by size.")
+    # ---- concepts of the founding story ----------------------------------------------------------------
+    concepts = st.session_state.get(keys.REAL_CONCEPTS) or {}
+    if concepts:
+        st.subheader("The founding example's concepts, in a real model")
+        key = ("concepts", id(result))
+        if st.session_state.get(keys.REAL_CONCEPT_KEY) != key:
+            st.session_state[keys.REAL_CONCEPT_TABLE] = concept_matches(acts, extraction.activations, words, concepts)
+            st.session_state[keys.REAL_CONCEPT_KEY] = key
+        st.dataframe(st.session_state[keys.REAL_CONCEPT_TABLE], hide_index=True,
+                     column_config={c: st.column_config.NumberColumn(c, format="%.2f")
+                                    for c in ("precision", "recall", "f1", "chance_f1")})
+        st.caption("For each concept's word list: the feature whose active rows (activation > 0) best match the "
+                   f"concept's rows (F1), and, as the chance level, the best F1 of {RANDOM_PER_DIM} x {n_dims} random "
+                   "directions, each at its best threshold. A concept as broad as 'animal' is often split over several features (one for "
+                   "cats, one for dogs…), which lowers recall: section 4 shows it size by size.")
 
 split_section(extraction, config)

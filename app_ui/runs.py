@@ -39,9 +39,9 @@ def run_row(label: str, start: Callable[[], StoppableRun], keep, *, notice: str 
     ``notice``: the page's stopped-early notice key, cleared by a new run; ``keys_``: widget keys
     for the two buttons on a page that has other buttons with those labels. ``queue``: a heavy run,
     which waits its turn in the server's line."""
-    b1, b2, _ = st.columns([2, 1, 5])
-    clicked = b1.button(label, type="primary", icon=":material/play_arrow:", key=keys_[0])
-    with b2:
+    row = st.container(horizontal=True)  # each button as wide as its label (Presenter's large text too)
+    clicked = row.button(label, type="primary", icon=":material/play_arrow:", key=keys_[0])
+    with row:
         stop_button(key=keys_[1])
     if st.session_state.get(keys.LEFT_LINE):
         st.info(st.session_state.pop(keys.LEFT_LINE), icon=":material/logout:")
@@ -57,13 +57,15 @@ def run_row(label: str, start: Callable[[], StoppableRun], keep, *, notice: str 
         run_stoppable(run, keep, live_loss=live_loss, queue=queue)
 
 
-def kept_result(result_key: str, notice_key: str, empty: str):
+def kept_result(result_key: str, notice_key: str, empty: str, stop: bool = True):
     """The result a page's runs kept, under its stopped-early notice; without one, ``empty`` (what to
-    press) and the page stops there."""
+    press) and the page stops there (``stop``), or None."""
     result = st.session_state.get(result_key)
     if result is None:
         st.info(empty)
-        st.stop()
+        if stop:
+            st.stop()
+        return None
     if st.session_state.get(notice_key):
         st.warning(st.session_state[notice_key])
     return result

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from . import limits, memory
+from .allocator import release_freed_memory
 from .architectures import ARCHITECTURES, OPTIONS, get_architecture
 from .architectures.base import SAE
 from .device import resolve_device
@@ -379,6 +380,7 @@ class Trainer:
         try:
             while self.epoch < epochs:
                 losses = self.step()
+                release_freed_memory()  # every few seconds (sae_core.allocator)
                 if self.epoch % self._log_every == 0 or self.epoch == epochs or self.epoch == 1:
                     self._history.append((self.epoch, losses))
                 if on_step is not None and (self.epoch % every == 0 or self.epoch == epochs):

@@ -380,3 +380,19 @@ def test_topk_sparse_and_dense_gradients_equal_autograd(k, sparse):
     forward_backward_against_autograd(model, x)
     assert (model.W_dec.grad[0, 40:] == 0).all() and (model.W_enc.grad[0, :, 40:] == 0).all()
     assert torch.equal(model.steps_since_fired == 0, fired) and fired.any()
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_topk_one_model_by_sparse_products_equals_autograd(k):
+    """One model with k * CSR_BELOW <= features trains by sparse (CSR) products: autograd's numbers, and the
+    same step counting of who fired."""
+    from sae_core.architectures.topk import CSR_BELOW
+    model = get_architecture("topk")(5, [24], [3], dtype=torch.float64, k=k, auxk_weight=0.0)
+    assert k * CSR_BELOW <= 24
+    x = torch.as_tensor(np.random.default_rng(4).normal(size=(11, 5)), dtype=torch.float64)
+    with torch.no_grad():
+        model.b_enc.sub_(2.0)  # some kept pre-activations negative: ReLU's gradient at kept entries is 0
+        f = model.encode(x)
+    assert (f > 0).sum() < 11 * k  # the case is exercised
+    forward_backward_against_autograd(model, x)
+    assert torch.equal(model.steps_since_fired[0] == 0, (f[0] > 0).any(dim=0))

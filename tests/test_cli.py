@@ -174,7 +174,7 @@ BAD_ARGS = [
     (["train"], "python -m sae_core train: the following arguments are required: table"),
     ([], "python -m sae_core: the following arguments are required: command"),
     (["fly", SEED], "python -m sae_core: argument command: invalid choice: 'fly' (choose from 'train', 'encode', "
-                    "'stability', 'sweep', 'synth', 'extract', 'handoff')"),
+                    "'stability', 'sweep', 'synth', 'extract', 'split', 'handoff')"),
     (["stability", SEED, "--seeds", "0"], "--seeds: number of seeds must be a whole number from 1 to 64 (got 0)"),
     (["stability", SEED, "--seeds", "65"], "--seeds: number of seeds must be a whole number from 1 to 64 (got 65)"),
     (["stability", SEED, "--seed", "3"], "python -m sae_core: unrecognized arguments: --seed 3"),  # --first-seed

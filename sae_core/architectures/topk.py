@@ -10,6 +10,8 @@ No sparsity penalty: k sets the sparsity directly, so activations are not shrunk
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -35,6 +37,9 @@ AUXK_WEIGHT = Option(
 # Decode sparsely (gathering the kept features' decoder rows) when k * SPARSE_BELOW <= features:
 # measured on 2 cores, 1.7x faster at k = 5 of 1,024 and k = 8 of 1,536, slower at k = 32 of 1,536.
 SPARSE_BELOW = 64
+# One model on the CPU: sparse (CSR) products when k * CSR_BELOW <= features (at k = 32 of 1,536, a
+# step costs about two dense products instead of five: benchmarks/bench_training.py).
+CSR_BELOW = 8
 
 
 class TopKSAE(SAE):
@@ -156,9 +161,45 @@ class TopKSAE(SAE):
         return {name: value.detach() for name, value in terms.items()}
 
     def _forward_backward_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
-        if self.k * SPARSE_BELOW > self.W_enc.shape[2]:
+        width = self.W_enc.shape[2]
+        if self.n_members == 1 and x_ND.device.type == "cpu" and self.k * CSR_BELOW <= width:
+            return self._csr_by_hand(x_ND)
+        if self.k * SPARSE_BELOW > width:
             return self._dense_by_hand(x_ND)
         return self._sparse_by_hand(x_ND)
+
+    @torch.no_grad()
+    def _csr_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
+        """One model: the same numbers with the kept activations as a sparse (CSR) matrix F, so that only
+        the encoder's product and top-k are dense. x_hat = F W_dec + b_dec; d F = (d x_hat W_dec^T) sampled
+        at F's entries (one sampled product), d W_dec = F^T d x_hat, [d W_enc; d b_enc] = [x, 1]^T d pre
+        with d pre sparse: three sparse products of N k D instead of three dense ones of N H D."""
+        n, d = x_ND.shape
+        x1_ND1 = self.inputs_with_ones(x_ND)
+        pre_NH = self.pre_activations_folded(x1_ND1)[0]
+        acts_NK, index_NK = self.kept(pre_NH[None])
+        index_NK, order_NK = index_NK[0].sort(dim=1)  # CSR wants each row's columns in order
+        acts_NK = acts_NK[0].gather(1, order_NK)
+        n_kept, width = acts_NK.shape[1], pre_NH.shape[1]
+        rows = torch.arange(0, n * n_kept + 1, n_kept, device=x_ND.device)
+        with warnings.catch_warnings():  # "CSR support is in beta": these products are tested against autograd
+            warnings.simplefilter("ignore", UserWarning)
+            F = torch.sparse_csr_tensor(rows, index_NK.reshape(-1), acts_NK.reshape(-1), (n, width))
+        W_dec_HD = self.W_dec[0]
+        err_ND = torch.matmul(F, W_dec_HD).add_(self.b_dec[0]).sub_(x_ND)
+        mse_S = err_ND.pow(2).mean()[None]
+        d_xhat_ND = err_ND.mul_(2.0 / (n * d))
+        d_acts = torch.sparse.sampled_addmm(F, d_xhat_ND, W_dec_HD.T, beta=0.0).values()
+        d_acts.mul_(acts_NK.reshape(-1) > 0)  # ReLU's gradient
+        d_pre_T = torch.sparse_csr_tensor(rows, index_NK.reshape(-1), d_acts, (n, width)).t().to_sparse_csr()
+        self.W_dec.grad = torch.matmul(F.t().to_sparse_csr(), d_xhat_ND)[None]
+        self.b_dec.grad = d_xhat_ND.sum(dim=0)[None]
+        grad_HD1 = torch.matmul(d_pre_T, x1_ND1)  # (d pre)^T [x, 1]
+        self.W_enc.grad, self.b_enc.grad = grad_HD1[:, :-1].T[None].contiguous(), grad_HD1[:, -1][None]
+        fired_H = torch.zeros(width, device=x_ND.device).index_add_(0, index_NK.reshape(-1),
+                                                                     (acts_NK > 0).reshape(-1).float()) > 0
+        self.count_since_fired(fired_H[None])
+        return {"mse": mse_S, "auxk": torch.zeros_like(mse_S)}
 
     @torch.no_grad()
     def _dense_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
