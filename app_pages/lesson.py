@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_ui import keys
 from app_ui.feature_sections import architectures_section
+from app_ui.words import in_words
 from app_ui.session import (APP_DEVICE, current_table, example_label, load_table, result_is_stale, set_setting,
                             set_settings, setting, show_chart, store_result, training_config)
 from sae_core import charts, limits
@@ -85,8 +86,7 @@ def run_longer() -> None:
 
 def in_order(tokens, order: list[str]) -> str:
     """The tokens in table order, in words: "not cat and not dog", "a, b and c"."""
-    listed = [t for t in order if t in tokens]
-    return " and ".join([", ".join(listed[:-1]), listed[-1]] if len(listed) > 1 else listed)
+    return in_words(t for t in order if t in tokens)
 
 
 def first_run(run: OverTraining, epochs: int, references) -> str:

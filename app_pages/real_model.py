@@ -108,7 +108,7 @@ st.subheader("2. Train an SAE on these rows")
 config = training_settings()
 
 run_row("Train", lambda: Trainer(extraction.activations, config, device=APP_DEVICE), keep_real,
-        notice=keys.REAL_NOTICE, live_loss=True, keys_=(keys.REAL_TRAIN, keys.REAL_STOP), queue=True)
+        notice=keys.REAL_NOTICE, live_loss=True, keys_=(keys.REAL_TRAIN, keys.REAL_STOP))
 
 result = kept_result(keys.REAL_RESULT, keys.REAL_NOTICE,
                      "No SAE yet: press **Train** (the defaults were chosen by measurement for tables like this one), "

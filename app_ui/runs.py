@@ -6,12 +6,13 @@ widget change reruns the script; ``session.settle_interrupted_run`` (on every re
 page is shown) then stops the run and calls ``keep(run)``, which stores what was learned so
 far (with a notice). A run that finishes calls ``keep`` itself.
 
-Heavy runs (``queue=True``: the Real model page's) first take a place in the server's one line
-(``sae_core.run_queue``, at most ``server_slots()`` training at once) and show it ("Waiting for a
-free slot: 3rd in line"); Stop leaves the line. The slot is given back in a ``finally``, so a run
-that ends, raises, or is stopped by Streamlit (a rerun, a closed tab) never keeps it. The other
-pages' runs train hand-made tables in milliseconds to seconds and go straight through: the Lesson
-of a whole class must not wait behind real-model trainings.
+Large runs, on any page (predicted over ``run_queue.LIGHT_BYTES`` by the memory model: a Real model
+training, a big table's stability or sweep), first take a place in the server's one line
+(``sae_core.run_queue``: at most ``server_slots()`` training at once, their predicted peaks within
+the server's memory) and show it ("Waiting for a free slot: 3rd in line"); Stop leaves the line.
+The slot is given back in a ``finally``, so a run that ends, raises, or is stopped by Streamlit (a
+rerun, a closed tab) never keeps it. Small runs (hand-made tables, a Lesson's) go straight
+through: a whole class's Lesson must not wait behind real-model trainings.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from app_ui import keys
 from app_ui.session import stopped_notice
 from sae_core import charts
 from sae_core.errors import SAEInputError
-from sae_core.run_queue import RunQueue, Ticket, ordinal, server_slots
+from sae_core.memory import MB
+from sae_core.run_queue import LIGHT_BYTES, RunQueue, Ticket, ordinal, server_slots
 from sae_core.stoppable import StoppableRun
 from sae_core.stability import compare_seeds
 from sae_core.sweep import sweep_result
@@ -33,12 +35,11 @@ from sae_core.sweep import sweep_result
 
 def run_row(label: str, start: Callable[[], StoppableRun], keep, *, notice: str | None = None,
             live_loss: bool = False, keys_: tuple[str | None, str | None] = (None, None),
-            cannot: str = "Cannot train", queue: bool = False) -> None:
+            cannot: str = "Cannot train") -> None:
     """The [label] [Stop] row of a page: a click builds the run with ``start()`` (a one-line error
     when it cannot be built; the last result stays) and runs it, stoppable, kept by ``keep``.
     ``notice``: the page's stopped-early notice key, cleared by a new run; ``keys_``: widget keys
-    for the two buttons on a page that has other buttons with those labels. ``queue``: a heavy run,
-    which waits its turn in the server's line."""
+    for the two buttons on a page that has other buttons with those labels."""
     row = st.container(horizontal=True)  # each button as wide as its label (Presenter's large text too)
     clicked = row.button(label, type="primary", icon=":material/play_arrow:", key=keys_[0])
     with row:
@@ -54,7 +55,7 @@ def run_row(label: str, start: Callable[[], StoppableRun], keep, *, notice: str 
     except SAEInputError as error:
         st.error(f"{cannot}: {error}")
     else:
-        run_stoppable(run, keep, live_loss=live_loss, queue=queue)
+        run_stoppable(run, keep, live_loss=live_loss)
 
 
 def kept_result(result_key: str, notice_key: str, empty: str, stop: bool = True):
@@ -78,7 +79,7 @@ def stop_button(key: str | None = None) -> None:
 
 @st.cache_resource(show_spinner=False)
 def server_queue() -> RunQueue:
-    """The server's one line of heavy runs (infrastructure, no user data: tickets only)."""
+    """The server's one line of large runs (infrastructure, no user data: tickets only)."""
     return RunQueue(server_slots())
 
 
@@ -87,8 +88,9 @@ def wait_in_line(ticket: Ticket, stop_event: threading.Event) -> None:
     out of the line) ends this script run."""
     line, box = server_queue(), st.empty()
     while (place := line.place(ticket)) and not stop_event.is_set():
-        box.info(f"Waiting for a free slot: {ordinal(place)} in line ({line.slots} "
-                 f"training{'s' if line.slots > 1 else ''} at a time on this server; **Stop** leaves the line).",
+        box.info(f"Waiting for a free slot: {ordinal(place)} in line (this server trains up to {line.slots} large "
+                 f"run{'s' if line.slots > 1 else ''} at a time, within {line.budget / MB:,.0f} MB together; this one "
+                 f"needs about {ticket.bytes / MB:,.0f} MB; **Stop** leaves the line).",
                  icon=":material/hourglass_top:")  # a Streamlit call: a rerun or a closed tab stops here
         line.wait(ticket, timeout=0.5)
     if ticket.left or stop_event.is_set():
@@ -96,11 +98,12 @@ def wait_in_line(ticket: Ticket, stop_event: threading.Event) -> None:
     box.empty()
 
 
-def run_stoppable(trainer: StoppableRun, keep, live_loss: bool = False, queue: bool = False) -> None:
+def run_stoppable(trainer: StoppableRun, keep, live_loss: bool = False) -> None:
     """Train with a progress bar (and, for one Trainer's model, a live loss chart); Stop keeps the
-    partial result through ``keep``. ``queue``: wait for a slot in the server's line first."""
+    partial result through ``keep``. A large run waits for a slot in the server's line first."""
     stop_event, done = threading.Event(), threading.Event()
-    ticket = server_queue().join() if queue else None
+    large = trainer.predicted_bytes > LIGHT_BYTES
+    ticket = server_queue().join(trainer.predicted_bytes) if large else None
     st.session_state[keys.TRAINER] = trainer
     st.session_state[keys.TRAINER_EVENTS] = (stop_event, done)
     st.session_state[keys.TRAINER_KEEP] = keep

@@ -11,6 +11,7 @@ from app_ui import keys
 from app_ui.real_model_widgets import real_key
 from app_ui.runs import run_row
 from app_ui.session import APP_DEVICE, setting, show_chart
+from app_ui.words import in_words
 from sae_core import charts
 from sae_core.real_model.dashboards import RANDOM_PER_DIM
 from sae_core.splitting import PROBE_SIZES, SPLIT_COSINE, SplitResult, SplitRun, TreeNode, parse_sizes
@@ -55,8 +56,7 @@ def trade_off_sentence(result: SplitResult) -> str:
 
 
 def _names(names: list[str]) -> str:
-    quoted = [f"*{n}*" for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return in_words(f"*{n}*" for n in names)
 
 
 def _escaped(text: str) -> str:
@@ -91,7 +91,7 @@ def split_section(extraction, config) -> None:
     run_row("Train every size", lambda: SplitRun(
         extraction.activations, config, parse_sizes(setting(real_key("sizes")), n_dims), extraction.words,
         concepts, device=APP_DEVICE), keep_split, notice=keys.REAL_SPLIT_NOTICE,
-        keys_=(keys.REAL_SPLIT_TRAIN, keys.REAL_SPLIT_STOP), queue=True)
+        keys_=(keys.REAL_SPLIT_TRAIN, keys.REAL_SPLIT_STOP))
     result = st.session_state.get(keys.REAL_SPLIT)
     if result is None or not result.sizes:
         st.info("No sizes compared yet: press **Train every size**.")

@@ -147,6 +147,10 @@ class OverTrainingRun:
         return self.trainer.progress_every
 
     @property
+    def predicted_bytes(self) -> int:
+        return self.trainer.predicted_bytes
+
+    @property
     def finished(self) -> bool:
         return self.trainer.finished
 

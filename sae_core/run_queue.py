@@ -1,15 +1,18 @@
-"""A server-wide line for heavy runs: at most ``slots`` train at once, the others wait in order.
+"""A server-wide line for large runs: they train at once while the cores and the memory allow, the others wait in order.
 
-Each visitor's run takes a ``Ticket`` (``RunQueue.join``); the first ``slots`` tickets are granted
-at once, the rest wait first come, first served, and ``place`` says where a ticket stands (1 =
-next). ``Ticket.leave`` gives the place or the slot back (a Stop while waiting, a run that ended
-or raised, a closed tab): the next in line is granted. No Streamlit here (``app_ui.runs`` holds
-one queue per server and shows the place).
+Each visitor's large run takes a ``Ticket`` (``RunQueue.join``) with its predicted peak bytes
+(``sae_core.memory``: a run's ``predicted_bytes``). Tickets are granted first come, first served,
+while fewer than ``slots`` run and the running tickets' bytes plus the next one's fit in the
+server's ``budget`` (a ticket larger than the whole budget runs alone). ``place`` says where a
+ticket stands (1 = next). ``Ticket.leave`` gives the place or the slot back (a Stop while
+waiting, a run that ended or raised, a closed tab): the next in line may go. No Streamlit here
+(``app_ui.runs`` holds one queue per server and shows the place).
 
-How many slots (``slots_for``): one run trains on one core (``torch.set_num_threads(1)``), so
-more runs than cores only share the cores; and each running training holds its peak memory on
-top of the server, so the memory left under the server's budget, divided by one training's
-peak, bounds them too.
+Slots: one run trains on one core (``torch.set_num_threads(1)``), so more runs than cores only
+share the cores. Memory: each running training holds its peak on top of the server, so their
+predicted peaks together stay within what the server has left (``server_budget``). Runs predicted
+under ``LIGHT_BYTES`` (a Lesson's tables: well under 1 MB each) skip the line: a class's Lesson
+never waits behind real-model trainings, and 30 of them at once add under a gigabyte.
 """
 
 from __future__ import annotations
@@ -18,29 +21,28 @@ import os
 import threading
 from dataclasses import dataclass, field
 
+from .memory import MB
+
 # What a server may use in all (Streamlit Community Cloud stops an app at about 2.7 GB) and what
 # it holds before any run: Python, torch, the transformer's weights, a class's sessions and the
 # bundled extraction (measured: benchmarks/load_test.py --journey real).
 SERVER_MEMORY_MB = 2_600
 SERVER_BASELINE_MB = 1_000
-# One running training's peak above the server: the largest the caps allow is 380 MB over the
-# CLI's baseline (benchmarks/bench_memory.py: 695 - 315 MB); the Real model page's defaults far less.
-TRAINING_PEAK_MB = 400
+LIGHT_BYTES = 32 * MB  # a run predicted under this goes straight through, without a ticket
 SLOTS_VARIABLE = "SAE_TRAINING_SLOTS"  # an operator's (or a test's) override, a whole number >= 1
 
 
-def slots_for(cores: int, memory_mb: int = SERVER_MEMORY_MB, baseline_mb: int = SERVER_BASELINE_MB,
-              peak_mb: int = TRAINING_PEAK_MB) -> int:
-    """Trainings that may run at once: no more than the cores, and their peaks within the memory left."""
-    return max(1, min(cores, (memory_mb - baseline_mb) // peak_mb))
+def server_budget(memory_mb: int = SERVER_MEMORY_MB, baseline_mb: int = SERVER_BASELINE_MB) -> int:
+    """Bytes the server's running trainings may hold together: its memory less what it holds without them."""
+    return (memory_mb - baseline_mb) * MB
 
 
 def server_slots() -> int:
-    """``SAE_TRAINING_SLOTS`` if set to a whole number >= 1, else ``slots_for`` this machine's cores."""
+    """``SAE_TRAINING_SLOTS`` if set to a whole number >= 1, else this machine's cores."""
     value = os.environ.get(SLOTS_VARIABLE, "")
     if value.isdigit() and int(value) >= 1:
         return int(value)
-    return slots_for(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(eq=False)
@@ -48,6 +50,7 @@ class Ticket:
     """One run's place: waiting, then granted a slot, until it leaves (which it may do at any time)."""
 
     queue: "RunQueue" = field(repr=False)
+    bytes: int = 0  # the run's predicted peak (sae_core.memory)
     granted: bool = False
     left: bool = False
     waits: int = 0  # how many times its run has waited in line (so far)
@@ -61,19 +64,22 @@ class Ticket:
 
 
 class RunQueue:
-    """First come, first served: ``slots`` tickets hold a slot at once, the others wait in line."""
+    """First come, first served: up to ``slots`` tickets whose bytes fit in ``budget`` together run at
+    once, the others wait in line."""
 
-    def __init__(self, slots: int):
+    def __init__(self, slots: int, budget: int | None = None):
         if slots < 1:
             raise ValueError(f"a queue needs at least one slot (got {slots})")
         self.slots = slots
+        self.budget = server_budget() if budget is None else budget
         self._changed = threading.Condition()
         self._line: list[Ticket] = []  # waiting, next first
         self._running: list[Ticket] = []
 
-    def join(self) -> Ticket:
-        """A new ticket at the end of the line (granted at once when a slot is free)."""
-        ticket = Ticket(self)
+    def join(self, bytes: int = 0) -> Ticket:
+        """A new ticket for a run predicted to peak at ``bytes``, at the end of the line (granted at once
+        when nobody waits, a slot is free and its bytes fit)."""
+        ticket = Ticket(self, bytes=int(bytes))
         with self._changed:
             self._line.append(ticket)
             self._grant()
@@ -113,8 +119,15 @@ class RunQueue:
         with self._changed:
             return len(self._line)
 
+    @property
+    def running_bytes(self) -> int:
+        with self._changed:
+            return sum(t.bytes for t in self._running)
+
     def _grant(self) -> None:
         while self._line and len(self._running) < self.slots:
+            if self._running and sum(t.bytes for t in self._running) + self._line[0].bytes > self.budget:
+                break  # the next waits for memory; nobody overtakes it
             ticket = self._line.pop(0)
             ticket.granted = True
             self._running.append(ticket)

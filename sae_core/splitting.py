@@ -26,10 +26,11 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from . import limits
+from . import limits, memory
+from .architectures import get_architecture
 from .errors import ConfigError
-from .real_model.dashboards import (best_features, concept_labels, features_table, random_direction_f1,
-                                   sparse_activations)
+from .real_model.dashboards import (best_features, concept_labels, features_table, precision_recall_f1,
+                                   random_direction_f1, sparse_activations)
 from .training import PROGRESS_UPDATES, Trainer, TrainConfig, as_matrix, check_memory
 
 PROBE_SIZES = (1, 2, 5)  # features a sparse probe may use
@@ -141,11 +142,6 @@ def logistic_fit(x_NK: np.ndarray, y_N: np.ndarray) -> np.ndarray:
     return minimize(loss, np.zeros(xb_NK.shape[1]), jac=True, method="L-BFGS-B").x
 
 
-def _f1(predicted_N: np.ndarray, labels_N: np.ndarray) -> float:
-    tp, total = int((predicted_N & labels_N).sum()), int(predicted_N.sum() + labels_N.sum())
-    return 2 * tp / total if total else 0.0
-
-
 def probe_f1(acts_NH: np.ndarray, labels_N: np.ndarray, k: int, test_N: np.ndarray) -> float:
     """The k-sparse probe's F1 on the held-out rows: the k features with the largest |mean on the concept -
     mean off it| on the fitting rows, standardised, a logistic regression, "probability > 0.5"."""
@@ -160,7 +156,8 @@ def probe_f1(acts_NH: np.ndarray, labels_N: np.ndarray, k: int, test_N: np.ndarr
     std[std == 0] = 1.0
     wb = logistic_fit((a_fit[:, chosen] - mean) / std, y_fit)
     z_N = ((acts_NH[test_N][:, chosen] - mean) / std) @ wb[:-1] + wb[-1]
-    return _f1(z_N > 0, y_test)
+    predicted_N = z_N > 0
+    return float(precision_recall_f1((predicted_N & y_test).sum(), predicted_N.sum(), int(y_test.sum()))[2])
 
 
 def measure(trainer: Trainer, labels_CN: np.ndarray, names: list[str], words: list[str],
@@ -269,6 +266,8 @@ class SplitRun:
         self.configs = [replace(config, hidden_dim=size).validate(rows) for size in self.sizes]
         for c in self.configs:
             check_memory(rows, d_in, [c.hidden_dim])
+        self.predicted_bytes = memory.split(rows, d_in, self.sizes, config.batch_size,
+                                            get_architecture(config.architecture).step_copies) - memory.BASELINE
         work = sum(rows * c.hidden_dim * c.epochs for c in self.configs)
         if work > limits.MAX_TRAINING_WORK:
             raise ConfigError(f"these sizes are too much work together: tokens x size x epochs summed = {work:,} is "

@@ -243,6 +243,7 @@ class ArchitecturesRun:
         self.trainers: dict[str, Trainer] = {key: seeds_trainer(x, config, self.seeds, device)
                                              for key, config in self.recipes.items()}
         self.total_epochs = sum(t.config.epochs for t in self.trainers.values())
+        self.predicted_bytes = sum(t.predicted_bytes for t in self.trainers.values())  # all built at once
 
     @property
     def epoch(self) -> int:

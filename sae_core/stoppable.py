@@ -12,13 +12,13 @@ import threading
 from typing import Any, Callable, Protocol, runtime_checkable
 
 
-
 @runtime_checkable
 class StoppableRun(Protocol):
     """A run the app can stop: ``Trainer`` (epochs) and ``GroundTruthLab`` (its steps, every architecture together)."""
 
     epoch: int  # steps taken so far; 0: nothing learned yet, so nothing to keep after a stop
     progress_every: int  # fit's ``every`` for a progress bar that moves about 40 times
+    predicted_bytes: int  # its predicted peak above the process's baseline (sae_core.memory), for a server's line
 
     @property
     def finished(self) -> bool:

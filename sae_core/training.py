@@ -278,8 +278,10 @@ class Trainer:
                 f"this run is too large: tokens x hidden x epochs summed over {len(members)} models = {work:,} "
                 f"is over the limit of {limits.MAX_TRAINING_WORK:,}; train fewer seeds or fewer epochs"
             )
-        check_memory(self.x_ND.shape[0], self.x_ND.shape[1], [m.hidden_dim for m in members],
-                     first.batch_size if batches is None else self.x_ND.shape[0], arch.step_copies)
+        # what this run adds to a process while it trains (a server's line weighs it: sae_core.run_queue)
+        self.predicted_bytes = check_memory(self.x_ND.shape[0], self.x_ND.shape[1], [m.hidden_dim for m in members],
+                                            first.batch_size if batches is None else self.x_ND.shape[0],
+                                            arch.step_copies) - memory.BASELINE
         self.members = members
         self.config = first
         self.batches = batches
@@ -444,8 +446,9 @@ class Trainer:
 
 
 def check_memory(n_rows: int, d_in: int, hidden_dims: list[int], batch: int | None = None,
-                 step_copies: float | None = None) -> None:
-    """Refuse a run whose tensors cannot fit: the caps bound memory, not only work.
+                 step_copies: float | None = None) -> int:
+    """Refuse a run whose tensors cannot fit: the caps bound memory, not only work; else return the
+    predicted peak bytes of the whole process.
 
     Members are padded to the widest, so a run of S members holds (S, tokens, max(width, dims))
     activations at once (evaluation, results, dead-feature tracking; mini-batches hold fewer)
@@ -468,6 +471,7 @@ def check_memory(n_rows: int, d_in: int, hidden_dims: list[int], batch: int | No
         n_rows, d_in, hidden_dims, batch, step_copies or 0.0)  # no step_copies: no training (encoding a table)
     memory.refuse_over_budget(predicted, f"this run ({n_rows:,} tokens x {d_in:,} dims, {members} model(s) of up "
                               f"to {width:,} features)", "use fewer tokens, seeds, features or a smaller batch size")
+    return predicted
 
 
 def as_matrix(x) -> Tensor:

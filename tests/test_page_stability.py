@@ -122,3 +122,39 @@ def test_architectures_side_by_side_trains_every_recipe_on_the_same_seeds():
     assert any("Seeds 10–11 (2), the same for every architecture" in c.value for c in at.caption)
     assert len(at.get("vega_lite_chart")) == 1  # the side-by-side chart
     assert not at.exception
+
+
+def test_a_large_stability_run_waits_in_the_servers_line_and_stop_leaves_it():
+    """64 seeds x 4,096 features x 900 epochs (issue 16's request, at the caps) is a large run: with every slot
+    held by other visitors it waits in line, its place and its predicted memory shown; Stop leaves the line,
+    and nothing is trained."""
+    import threading
+    import time
+
+    from app_ui import keys
+    from app_ui.runs import server_queue
+
+    at = start_app(STABILITY_PAGE, {"stability_seeds": "64", "hidden_dim": "4096", "epochs": "900"})
+    line = server_queue()
+    holders = [line.join() for _ in range(line.slots)]
+    try:
+        train = next(b for b in at.button if b.label == "Train all seeds")
+        clicked = threading.Thread(target=lambda: train.click().run(timeout=120))
+        clicked.start()
+        deadline = time.monotonic() + 60
+        while not (keys.TRAINER_TICKET in at.session_state and at.session_state[keys.TRAINER_TICKET].waits):
+            assert time.monotonic() < deadline, "the run never waited in line"
+            time.sleep(0.05)
+        ticket = at.session_state[keys.TRAINER_TICKET]
+        assert line.place(ticket) == 1 and ticket.bytes > 32 * 1_048_576
+        ticket.leave()  # what Stop does while the script waits
+        clicked.join(timeout=120)
+        assert any(i.value.startswith("Waiting for a free slot: 1st in line") and
+                   f"this one needs about {ticket.bytes / 1_048_576:,.0f} MB" in i.value for i in at.info)
+        click(at, "Stop")
+        assert any(i.value.startswith("You left the line before your turn") for i in at.info)
+        assert "stability" not in at.session_state and not at.exception
+    finally:
+        for t in holders:
+            t.leave()
+    assert line.running == 0 == line.waiting

@@ -52,10 +52,12 @@ def wait_for(condition, what: str, seconds: float = 60) -> None:
         time.sleep(0.05)
 
 
-def test_a_run_waits_in_line_when_every_slot_is_taken_and_stop_leaves(extracted):
+def test_a_run_waits_in_line_when_every_slot_is_taken_and_stop_leaves(extracted, monkeypatch):
+    import app_ui.runs
     from app_ui import keys
     from app_ui.runs import server_queue
 
+    monkeypatch.setattr(app_ui.runs, "LIGHT_BYTES", 0)  # this small table's run counts as large here
     at, line = extracted, server_queue()
     holders = [line.join() for _ in range(line.slots)]  # other visitors' trainings hold every slot
     try:
@@ -69,8 +71,8 @@ def test_a_run_waits_in_line_when_every_slot_is_taken_and_stop_leaves(extracted)
         ticket.leave()  # what a Stop does (settle_interrupted_run), while the script waits in line
         clicked.join(timeout=120)
         assert not clicked.is_alive()
-        assert any(i.value.startswith(f"Waiting for a free slot: 1st in line ({line.slots} training")
-                   for i in at.info), [i.value for i in at.info]
+        assert any(i.value.startswith(f"Waiting for a free slot: 1st in line (this server trains up to {line.slots} "
+                                      "large run") for i in at.info), [i.value for i in at.info]
         assert line.waiting == 0 and line.running == line.slots  # its place is free, the holders still run
         at.button(key=keys.REAL_STOP).click().run()  # the Stop click's rerun settles the run
         assert any(i.value.startswith("You left the line before your turn: nothing was trained") for i in at.info)

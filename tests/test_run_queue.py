@@ -1,4 +1,4 @@
-"""The server's line of heavy runs (sae_core.run_queue), without Streamlit and without timing."""
+"""The server's line of large runs (sae_core.run_queue), without Streamlit and without timing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from sae_core.run_queue import SLOTS_VARIABLE, RunQueue, ordinal, server_slots, slots_for
+from sae_core.run_queue import LIGHT_BYTES, SLOTS_VARIABLE, RunQueue, ordinal, server_slots
 
 
 def test_first_come_first_served_with_places():
@@ -67,16 +67,62 @@ def test_a_slot_is_given_back_when_the_run_raises():
     assert second.granted and line.running == 1
 
 
-def test_slots_from_cores_and_memory(monkeypatch):
-    assert slots_for(cores=2, memory_mb=2_600, baseline_mb=1_000, peak_mb=400) == 2  # the cores bound it
-    assert slots_for(cores=16, memory_mb=2_600, baseline_mb=1_000, peak_mb=400) == 4  # 1,600 MB / 400 MB
-    assert slots_for(cores=16, memory_mb=2_600, baseline_mb=1_000, peak_mb=1_601) == 1  # never none
+def test_memory_bounds_who_runs_together_and_nobody_overtakes():
+    line = RunQueue(slots=4, budget=1_000)
+    big, mid = line.join(600), line.join(300)
+    assert big.granted and mid.granted and line.running_bytes == 900
+    over, small = line.join(101), line.join(1)  # 900 + 101 > 1,000: waits though slots are free
+    assert not over.granted and not small.granted  # the small one waits behind it (first come, first served)
+    assert [line.place(t) for t in (over, small)] == [1, 2]
+    mid.leave()
+    assert over.granted and small.granted and line.running_bytes == 702
+    exact = line.join(298)  # 702 + 298 = 1,000: exactly the budget fits
+    assert exact.granted and line.running_bytes == 1_000
+    assert not line.join(1).granted  # one byte over does not
+
+
+def test_a_run_larger_than_the_budget_runs_alone():
+    line = RunQueue(slots=2, budget=100)
+    alone = line.join(500)  # nothing else runs: it goes (the per-request caps have allowed it)
+    assert alone.granted
+    after = line.join(10)
+    assert not after.granted and line.place(after) == 1
+    alone.leave()
+    assert after.granted and line.running_bytes == 10
+
+
+def test_slots_are_the_cores_and_the_budget_what_the_server_has_left(monkeypatch):
+    from sae_core.memory import MB
+    from sae_core.run_queue import SERVER_BASELINE_MB, SERVER_MEMORY_MB, server_budget
+
+    assert server_budget(memory_mb=2_600, baseline_mb=1_000) == 1_600 * 1_048_576
+    assert RunQueue(2).budget == (SERVER_MEMORY_MB - SERVER_BASELINE_MB) * MB
     monkeypatch.setenv(SLOTS_VARIABLE, "3")
     assert server_slots() == 3
     monkeypatch.setenv(SLOTS_VARIABLE, "0")  # not a usable number: derived from the machine
-    assert server_slots() == slots_for(len(os.sched_getaffinity(0)))
+    assert server_slots() == len(os.sched_getaffinity(0))
     with pytest.raises(ValueError, match="at least one slot"):
         RunQueue(0)
+
+
+def test_a_runs_predicted_bytes_decide_whether_it_takes_a_ticket():
+    """A Lesson's run is far below LIGHT_BYTES (straight through); the Stability page's largest request on the
+    founding table is above it (it waits its turn). The bytes are the memory model's, by its own route."""
+    from sae_core import memory
+    from sae_core.examples import DATA_DIR
+    from sae_core.stability import seeds_trainer
+    from sae_core.table import read_table, values_of
+    from sae_core.training import TrainConfig, Trainer
+
+    x = values_of(read_table(DATA_DIR / "seed_tokens.csv"))
+    lesson = seeds_trainer(x, TrainConfig(hidden_dim=8, epochs=10), list(range(20)))
+    assert lesson.predicted_bytes < 1_048_576 < LIGHT_BYTES
+    largest = seeds_trainer(x, TrainConfig(hidden_dim=4_096, epochs=10), list(range(64)))
+    assert largest.predicted_bytes > LIGHT_BYTES
+    assert largest.predicted_bytes == memory.stability(8, 4, 4_096, 64, TrainConfig().batch_size, step_copies=2.5) \
+        - memory.BASELINE - memory.FEATURE_OBJECT_BYTES * 64 * 4_096  # the run alone, without the comparison
+    one = Trainer(x, TrainConfig(hidden_dim=64, epochs=10))
+    assert one.predicted_bytes == memory.train(8, 4, 64, TrainConfig().batch_size, step_copies=2.5) - memory.BASELINE
 
 
 def test_ordinals():

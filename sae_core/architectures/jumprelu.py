@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from .. import limits
 from ..options import Option
-from .base import SAE
+from .base import SAE, relu_backward_
 from .standard import SPARSITY_WEIGHT
 
 THRESHOLD_RANGE = {"low": limits.MIN_JUMPRELU_VALUE, "high": limits.MAX_JUMPRELU_VALUE}
@@ -123,25 +123,28 @@ class JumpReLUSAE(SAE):
         x1_ND1 = self.inputs_with_ones(x_ND)
         pre_SNH = self.pre_activations_folded(x1_ND1)
         theta_S1H = self.threshold[:, None, :]
-        gate_SNH = pre_SNH > theta_S1H
+        # Masks as 0/1 floats written by the comparison itself, and reused buffers: every pass over the
+        # N x H activations is a plain float one (a bool mask in a product or a sum is converted to float
+        # first, a pass of its own at a few times the cost; benchmarks/bench_training.py).
+        f_SNH = torch.gt(pre_SNH, theta_S1H, out=torch.empty_like(pre_SNH))  # the gate, then f in its place
         if self.padded:
-            gate_SNH &= self.hidden_mask[:, None, :] > 0
-        f_SNH = pre_SNH * gate_SNH
+            f_SNH.mul_(self.hidden_mask[:, None, :])
+        l0_S = f_SNH.sum(dim=(1, 2)) / n
+        f_SNH.mul_(pre_SNH)  # pre where the gate is open: > 0 exactly there (theta >= 0)
+        window_SNH = torch.lt(pre_SNH.sub_(theta_S1H).abs_(), self.bandwidth / 2, out=pre_SNH)  # |pre - theta| < eps / 2
+        if self.padded:
+            window_SNH.mul_(self.hidden_mask[:, None, :])
+        in_window_S1H = window_SNH.sum(dim=1, keepdim=True)
         err_SND = self.decode(f_SNH).sub_(x_ND)
         mse_S = err_SND.pow(2).mean(dim=(1, 2))
         d_xhat_SND = err_SND.mul_(2.0 / (n * d))
         d_f_SNH = torch.matmul(d_xhat_SND, self.W_dec.transpose(1, 2))
-        window_SNH = pre_SNH.sub_(theta_S1H).abs_() < self.bandwidth / 2  # |pre - theta| < eps / 2
-        if self.padded:
-            window_SNH &= self.hidden_mask[:, None, :] > 0
-        in_window_S1H = window_SNH.sum(dim=1, keepdim=True).to(d_f_SNH)
-        d_f_window_S1H = torch.where(window_SNH, d_f_SNH, 0).sum(dim=1, keepdim=True)
+        d_f_window_S1H = window_SNH.mul_(d_f_SNH).sum(dim=1, keepdim=True)
         grad_gate_S11 = (self.sparsity_weight / n)[:, None, None]
         self.threshold.grad = (-(theta_S1H * d_f_window_S1H + grad_gate_S11 * in_window_S1H) / self.bandwidth)[:, 0]
         self.W_dec.grad = torch.matmul(f_SNH.transpose(1, 2), d_xhat_SND)
         self.b_dec.grad = d_xhat_SND.sum(dim=1)
-        self.set_encoder_grads(x1_ND1, d_f_SNH.mul_(gate_SNH))
-        l0_S = gate_SNH.sum(dim=2).to(mse_S).mean(dim=1)
+        self.set_encoder_grads(x1_ND1, relu_backward_(d_f_SNH, f_SNH))  # the gate, as ReLU's gradient through f
         return {"mse": mse_S, "sparsity": self.sparsity_weight * l0_S}
 
     @torch.no_grad()

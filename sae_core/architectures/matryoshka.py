@@ -135,8 +135,9 @@ class MatryoshkaSAE(BatchTopKSAE):
         G_SND = torch.zeros_like(d_levels[-1])
         for (start, end), d_xhat_SND in zip(reversed(bounds), reversed(d_levels)):
             G_SND.add_(d_xhat_SND)
-            W_dec_grad[:, start:end] = torch.matmul(f_SNH[:, :, start:end].transpose(1, 2), G_SND)
-            d_f_SNH[:, :, start:end] = torch.matmul(G_SND, self.W_dec[:, start:end].transpose(1, 2))
+            # Each group's products written straight into its slice of the gradients (out=: no copy).
+            torch.matmul(f_SNH[:, :, start:end].transpose(1, 2), G_SND, out=W_dec_grad[:, start:end])
+            torch.matmul(G_SND, self.W_dec[:, start:end].transpose(1, 2), out=d_f_SNH[:, :, start:end])
         self.W_dec.grad = W_dec_grad
         self.b_dec.grad = G_SND.sum(dim=1)
         self.set_encoder_grads(x1_ND1, relu_backward_(d_f_SNH, f_SNH))

@@ -175,10 +175,14 @@ class GroundTruthLab:
         self.settings = dict(settings or {})
         self.device = resolve_device(device)
         self.true_FD = data.directions_FD
+        self.predicted_bytes = 0  # the largest architecture's (they train one after the other)
         for config in self.configs:  # the true directions, held-out samples and cosines on top of the run
             (features, dims), arch = self.true_FD.shape, get_architecture(config.architecture)
+            predicted = memory.synth(dims, features, config.hidden_dim, config.batch_size, EVAL_SAMPLES,
+                                     arch.step_copies)
+            self.predicted_bytes = max(self.predicted_bytes, predicted - memory.BASELINE)
             memory.refuse_over_budget(
-                memory.synth(dims, features, config.hidden_dim, config.batch_size, EVAL_SAMPLES, arch.step_copies),
+                predicted,
                 f"{arch.label} on {features:,} true features in {dims:,} dims ({config.hidden_dim:,} learned, batches "
                 f"of {config.batch_size:,})", "use fewer true features, dims, a narrower SAE or smaller batches")
         codes_NF, x_ND = data.batch_with_codes(0, EVAL_SAMPLES, stream=EVAL)  # = data.eval_batch(EVAL_SAMPLES)

@@ -184,7 +184,9 @@ def word_counts(acts_N: np.ndarray, words: list[str], limit: int = 15) -> list[t
 # ---- concepts -------------------------------------------------------------------------------------
 
 
-def _f1(tp: np.ndarray, predicted: np.ndarray, positives: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def precision_recall_f1(tp, predicted, positives: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 from true positives, predicted positives (arrays or numbers) and the positives."""
+    tp, predicted = np.asarray(tp, dtype=float), np.asarray(predicted, dtype=float)
     precision = np.divide(tp, predicted, out=np.zeros(tp.shape), where=predicted > 0)
     recall = tp / max(positives, 1)
     f1 = np.divide(2 * tp, predicted + positives, out=np.zeros(tp.shape), where=(predicted + positives) > 0)
@@ -245,7 +247,7 @@ def best_features(acts_NH: np.ndarray, labels_CN: np.ndarray) -> tuple[np.ndarra
     predicted_H = _per_feature(active_NH.sum(axis=0))
     out = np.zeros((3, len(labels_CN), active_NH.shape[1]))
     for c, labels_N in enumerate(labels_CN):
-        out[:, c] = _f1(_per_feature(labels_N.astype(np.float32) @ active_NH), predicted_H, int(labels_N.sum()))
+        out[:, c] = precision_recall_f1(_per_feature(labels_N.astype(np.float32) @ active_NH), predicted_H, int(labels_N.sum()))
     return out[0], out[1], out[2]
 
 
