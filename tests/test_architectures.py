@@ -14,7 +14,7 @@ from sae_core.architectures.auxk import DEAD_AFTER_STEPS
 from sae_core.architectures.base import SAE
 from sae_core.errors import ConfigError
 from sae_core.saelens_format import load_saelens_zip, result_zip
-from sae_core.training import TrainConfig, Trainer, history_columns, train, train_seeds
+from sae_core.training import TrainConfig, history_columns, train, train_seeds
 
 KEYS = ["standard", "topk", "batchtopk", "jumprelu", "matryoshka"]
 OPTIONS = {"standard": {}, "topk": {"k": 2, "auxk_weight": 0.0}, "batchtopk": {"k": 2, "auxk_weight": 0.0},

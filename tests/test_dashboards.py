@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from sae_core.real_model.dashboards import (concept_matches, context_of, features_table, histogram, random_contexts,
                                  random_direction_f1, search_word, top_contexts, word_counts)

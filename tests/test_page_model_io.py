@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import numpy as np
-import torch
 
 from apptest_helpers import click, start_app
 
 from sae_core.saelens_format import result_zip
-from sae_core.table import dims_of, read_table, tokens_of, values_of
+from sae_core.table import read_table, values_of
 from sae_core.training import TrainConfig, train
 
 TRAIN_PAGE, FEATURES_PAGE = "app_pages/train.py", "app_pages/features.py"

@@ -9,8 +9,6 @@ the three named features) makes sure a rule that always says "recovered" fails.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from recovery_rule import recovered_independently
 

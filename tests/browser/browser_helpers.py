@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from sae_core.examples import DATA_DIR as ROOT_DATA
+from sae_core.examples import DATA_DIR as ROOT_DATA  # noqa: F401  (the browser tests import it from here)
 from sae_core.training import RECOMMENDED
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
