@@ -121,15 +121,16 @@ def run_stoppable(trainer: StoppableRun, keep, live_loss: bool = False) -> None:
         if ticket is not None:
             wait_in_line(ticket, stop_event)
         trainer.fit(on_step=show_progress, every=trainer.progress_every, stop=stop_event)
+        if not stop_event.is_set():  # else a newer run (Stop, or any click) has taken this trainer over
+            for key in (keys.TRAINER, keys.TRAINER_EVENTS, keys.TRAINER_KEEP, keys.TRAINER_TICKET):
+                st.session_state.pop(key, None)
+            keep(trainer)  # still in the slot: keeping (a stability comparison) takes memory too
     finally:
         if ticket is not None:
             ticket.leave()  # the slot goes to the next in line, whatever ended this run
         done.set()
-    if stop_event.is_set():  # a newer run (Stop, or any click) has taken this trainer over
+    if stop_event.is_set():
         st.stop()
-    for key in (keys.TRAINER, keys.TRAINER_EVENTS, keys.TRAINER_KEEP, keys.TRAINER_TICKET):
-        st.session_state.pop(key, None)
-    keep(trainer)
     progress.empty()
     live_chart.empty()
 

@@ -3,11 +3,14 @@
     python benchmarks/load_test.py [--journey pages] [--sessions 8] [--epochs 1000]
     python benchmarks/load_test.py --journey lesson --sessions 30 --spread 30
     python benchmarks/load_test.py --journey real --sessions 12 [--query real_hidden_dim=1536&real_k=16]
+    python benchmarks/load_test.py --journey stability --sessions 6
 
 Journeys: ``pages`` loads the app, pastes a table, trains on the Train page and reads its
 features; ``lesson`` opens the Lesson, trains at step 3 and 20 seeds at step 5 (a class);
 ``real`` opens the Real model page, extracts the bundled corpus and trains with the page's
-defaults (it records the highest place in line it was shown). ``--spread S``: visitors arrive
+defaults (it records the highest place in line it was shown); ``stability`` trains the Stability
+page's largest request on the founding table (64 seeds x 4,096 features, 300 epochs: a large run,
+which waits in the same line). ``--spread S``: visitors arrive
 evenly over S seconds (0: all at once). ``--query Q``: every visitor opens a link with these
 settings (``real_hidden_dim=1536&real_k=16``: other real-model defaults).
 
@@ -170,25 +173,45 @@ async def real_journey(v: Visitor, url: str, epochs: int, query: str) -> None:
     await v.idle(QUEUED_TIMEOUT_MS)
     v.mark("extract")
     await page.get_by_role("button", name="Train", exact=True).click()
-    done = page.locator("[data-testid='stMetric']").filter(has_text="Dead features")
-    place, deadline = 0, time.monotonic() + QUEUED_TIMEOUT_MS / 1000
-    while not await done.count():  # note the place in line while waiting
-        if time.monotonic() > deadline:
-            raise TimeoutError("the training did not finish")
-        for text in await page.locator("[data-testid='stAlert']").all_inner_texts():
-            if m := IN_LINE.search(text):
-                place = max(place, int(m.group(1)))
-        await asyncio.sleep(0.5)
+    await note_place_until(v, page.locator("[data-testid='stMetric']").filter(has_text="Dead features"), "the training")
     await v.idle(QUEUED_TIMEOUT_MS)
     v.mark("train")
     await expect(page.get_by_text("Top activations (deduplicated)")).to_be_visible(timeout=TIMEOUT_MS)
     v.mark("read a feature")
+
+
+async def note_place_until(v: Visitor, done, what: str) -> None:
+    """Wait (up to QUEUED_TIMEOUT_MS) until the locator ``done`` shows, noting the highest place in line seen."""
+    place, deadline = v.notes.get("place", 0), time.monotonic() + QUEUED_TIMEOUT_MS / 1000
+    while not await done.count():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not finish")
+        for text in await v.page.locator("[data-testid='stAlert']").all_inner_texts():
+            if m := IN_LINE.search(text):
+                place = max(place, int(m.group(1)))
+        await asyncio.sleep(0.5)
     v.notes["place"] = place
 
 
+async def stability_journey(v: Visitor, url: str, epochs: int, query: str) -> None:
+    """The Stability page's largest request on the founding table (a large run: it waits in the line)."""
+    page = v.page
+    await page.goto(f"{url}/stability?{query or STABILITY_QUERY}")
+    await v.idle()
+    await expect(page.get_by_role("heading", name="Stability", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+    v.mark("load")
+    await page.get_by_role("button", name="Train all seeds").click()
+    await note_place_until(v, page.get_by_text(re.compile(r"\d+ seeds trained together")), "the seeds")
+    await v.idle(QUEUED_TIMEOUT_MS)
+    v.mark("train and compare")
+
+
+STABILITY_QUERY = "stability_seeds=64&hidden_dim=4096&epochs=300"
 JOURNEYS = {"pages": (pages_journey, ["load", "edit", "open Train", "train", "open Features"]),
             "lesson": (lesson_journey, ["load", "step 3", "step 5"]),
-            "real": (real_journey, ["load", "extract", "train", "read a feature"])}
+            "real": (real_journey, ["load", "extract", "train", "read a feature"]),
+            "stability": (stability_journey, ["load", "train and compare"])}
+QUEUED = ("real", "stability")  # journeys whose runs are large: they note the place in line
 
 
 async def visitor(browser, url: str, k: int, journey: str, epochs: int, delay: float, query: str) -> dict:
@@ -220,7 +243,7 @@ async def run(journey: str, sessions: int, epochs: int, spread: float, query: st
             await browser.close()
         hwm, tree = memory.stop()
     names = JOURNEYS[journey][1]
-    extra = " place in line" if journey == "real" else ""
+    extra = " place in line" if journey in QUEUED else ""
     print(f"journey {journey}: {sessions} visitors arriving over {spread:g} s"
           + (f", {epochs} epochs each" if journey == "pages" else "") + (f", link ?{query}" if query else "")
           + f", server on {url}")

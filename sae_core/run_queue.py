@@ -30,11 +30,16 @@ SERVER_MEMORY_MB = 2_600
 SERVER_BASELINE_MB = 1_000
 LIGHT_BYTES = 32 * MB  # a run predicted under this goes straight through, without a ticket
 SLOTS_VARIABLE = "SAE_TRAINING_SLOTS"  # an operator's (or a test's) override, a whole number >= 1
+MEMORY_VARIABLE = "SAE_SERVER_MEMORY_MB"  # an operator's: a server with more memory than Cloud's, in MB
 
 
-def server_budget(memory_mb: int = SERVER_MEMORY_MB, baseline_mb: int = SERVER_BASELINE_MB) -> int:
-    """Bytes the server's running trainings may hold together: its memory less what it holds without them."""
-    return (memory_mb - baseline_mb) * MB
+def server_budget(memory_mb: int | None = None, baseline_mb: int = SERVER_BASELINE_MB) -> int:
+    """Bytes the server's running trainings may hold together: its memory (``memory_mb``, else
+    ``SAE_SERVER_MEMORY_MB`` if a whole number, else SERVER_MEMORY_MB) less what it holds without them."""
+    if memory_mb is None:
+        value = os.environ.get(MEMORY_VARIABLE, "")
+        memory_mb = int(value) if value.isdigit() else SERVER_MEMORY_MB
+    return max(0, memory_mb - baseline_mb) * MB
 
 
 def server_slots() -> int:

@@ -140,10 +140,12 @@ def seeds_trainer(x, config: TrainConfig, seeds: list[int] | int, device=None) -
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     trainer = Trainer(x, seed_members(config, seed_list), device=device)
     (rows, dims), arch = trainer.x_ND.shape, get_architecture(config.architecture)
+    predicted = memory.stability(rows, dims, config.hidden_dim, len(seed_list), config.batch_size,
+                                 step_copies=arch.step_copies)
     memory.refuse_over_budget(
-        memory.stability(rows, dims, config.hidden_dim, len(seed_list), config.batch_size, step_copies=arch.step_copies),
-        f"comparing {len(seed_list)} seeds x {config.hidden_dim:,} features on {rows:,} tokens x {dims:,} dims",
-        "use fewer seeds, features or tokens")
+        predicted, f"comparing {len(seed_list)} seeds x {config.hidden_dim:,} features on {rows:,} tokens x {dims:,} "
+        "dims", "use fewer seeds, features or tokens")
+    trainer.predicted_bytes = predicted - memory.BASELINE  # the training and the comparison of its seeds
     return trainer
 
 

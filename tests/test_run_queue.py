@@ -97,6 +97,10 @@ def test_slots_are_the_cores_and_the_budget_what_the_server_has_left(monkeypatch
 
     assert server_budget(memory_mb=2_600, baseline_mb=1_000) == 1_600 * 1_048_576
     assert RunQueue(2).budget == (SERVER_MEMORY_MB - SERVER_BASELINE_MB) * MB
+    monkeypatch.setenv("SAE_SERVER_MEMORY_MB", "16000")  # a larger server
+    assert RunQueue(2).budget == 15_000 * MB
+    monkeypatch.setenv("SAE_SERVER_MEMORY_MB", "lots")  # not a number: Cloud's
+    assert RunQueue(2).budget == 1_600 * MB
     monkeypatch.setenv(SLOTS_VARIABLE, "3")
     assert server_slots() == 3
     monkeypatch.setenv(SLOTS_VARIABLE, "0")  # not a usable number: derived from the machine
@@ -119,8 +123,9 @@ def test_a_runs_predicted_bytes_decide_whether_it_takes_a_ticket():
     assert lesson.predicted_bytes < 1_048_576 < LIGHT_BYTES
     largest = seeds_trainer(x, TrainConfig(hidden_dim=4_096, epochs=10), list(range(64)))
     assert largest.predicted_bytes > LIGHT_BYTES
-    assert largest.predicted_bytes == memory.stability(8, 4, 4_096, 64, TrainConfig().batch_size, step_copies=2.5) \
-        - memory.BASELINE - memory.FEATURE_OBJECT_BYTES * 64 * 4_096  # the run alone, without the comparison
+    comparison = memory.FEATURE_OBJECT_BYTES * 64 * 4_096  # matching every seed's features
+    assert largest.predicted_bytes == memory.trainer_bytes(8, 4, [4_096] * 64, TrainConfig().batch_size, 2.5) \
+        + memory.TABLE_BYTES_PER_CELL * 8 * 4 + comparison
     one = Trainer(x, TrainConfig(hidden_dim=64, epochs=10))
     assert one.predicted_bytes == memory.train(8, 4, 64, TrainConfig().batch_size, step_copies=2.5) - memory.BASELINE
 

@@ -131,7 +131,8 @@ class JumpReLUSAE(SAE):
             f_SNH.mul_(self.hidden_mask[:, None, :])
         l0_S = f_SNH.sum(dim=(1, 2)) / n
         f_SNH.mul_(pre_SNH)  # pre where the gate is open: > 0 exactly there (theta >= 0)
-        window_SNH = torch.lt(pre_SNH.sub_(theta_S1H).abs_(), self.bandwidth / 2, out=pre_SNH)  # |pre - theta| < eps / 2
+        # |pre - theta| < eps / 2, written over pre
+        window_SNH = torch.lt(pre_SNH.sub_(theta_S1H).abs_(), self.bandwidth / 2, out=pre_SNH)
         if self.padded:
             window_SNH.mul_(self.hidden_mask[:, None, :])
         in_window_S1H = window_SNH.sum(dim=1, keepdim=True)

@@ -247,7 +247,8 @@ def best_features(acts_NH: np.ndarray, labels_CN: np.ndarray) -> tuple[np.ndarra
     predicted_H = _per_feature(active_NH.sum(axis=0))
     out = np.zeros((3, len(labels_CN), active_NH.shape[1]))
     for c, labels_N in enumerate(labels_CN):
-        out[:, c] = precision_recall_f1(_per_feature(labels_N.astype(np.float32) @ active_NH), predicted_H, int(labels_N.sum()))
+        tp_H = _per_feature(labels_N.astype(np.float32) @ active_NH)
+        out[:, c] = precision_recall_f1(tp_H, predicted_H, int(labels_N.sum()))
     return out[0], out[1], out[2]
 
 
