@@ -100,6 +100,13 @@ class Visitor:
     async def idle(self, timeout_ms: int = TIMEOUT_MS) -> None:
         await self.page.wait_for_selector(IDLE, timeout=timeout_ms)
 
+    async def open(self, address: str, title: str) -> None:
+        """Load ``address`` (the first request of this visitor), wait for the page titled ``title``: step "load"."""
+        await self.page.goto(address)
+        await self.idle()
+        await expect(self.page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+        self.mark("load")
+
     async def go_to(self, title: str) -> None:
         await self.page.locator("[data-testid='stSidebarNav'] a", has_text=title).click()
         await expect(self.page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=TIMEOUT_MS)
@@ -108,10 +115,7 @@ class Visitor:
 
 async def pages_journey(v: Visitor, url: str, epochs: int, query: str) -> None:
     page, k = v.page, v.k
-    await page.goto(f"{url}/data?{query}")
-    await v.idle()
-    await expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
-    v.mark("load")
+    await v.open(f"{url}/data?{query}", "Data")
     await page.get_by_text("Paste a whole table as CSV text").click()
     rows = "\n".join(f"visitor{k} token{i},{(i * 7 + k) % 5 / 5:.2f},{(i * 3 + k) % 7 / 7:.2f},{i % 2}"
                      for i in range(10))
@@ -143,10 +147,7 @@ async def pages_journey(v: Visitor, url: str, epochs: int, query: str) -> None:
 
 async def lesson_journey(v: Visitor, url: str, epochs: int, query: str) -> None:
     page = v.page
-    await page.goto(f"{url}/?{query}")  # the app opens on the Lesson
-    await v.idle()
-    await expect(page.get_by_role("heading", name="Lesson", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
-    v.mark("load")
+    await v.open(f"{url}/?{query}", "Lesson")  # the app opens on the Lesson
     for step, button, done in (("3. Train an SAE", "Train with these settings", "Explained variance"),
                                ("5. Seeds and stability", "Train 20 seeds at once", None)):
         await page.get_by_text(step, exact=True).first.click()
@@ -164,10 +165,7 @@ async def lesson_journey(v: Visitor, url: str, epochs: int, query: str) -> None:
 
 async def real_journey(v: Visitor, url: str, epochs: int, query: str) -> None:
     page = v.page
-    await page.goto(f"{url}/real_model?{query}")
-    await v.idle()
-    await expect(page.get_by_role("heading", name="Real model", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
-    v.mark("load")
+    await v.open(f"{url}/real_model?{query}", "Real model")
     await page.get_by_role("button", name="Extract activations").click()
     await expect(page.get_by_text(re.compile(r"pieces x 384 dims from layer"))).to_be_visible(timeout=QUEUED_TIMEOUT_MS)
     await v.idle(QUEUED_TIMEOUT_MS)
@@ -196,10 +194,7 @@ async def note_place_until(v: Visitor, done, what: str) -> None:
 async def stability_journey(v: Visitor, url: str, epochs: int, query: str) -> None:
     """The Stability page's largest request on the founding table (a large run: it waits in the line)."""
     page = v.page
-    await page.goto(f"{url}/stability?{query or STABILITY_QUERY}")
-    await v.idle()
-    await expect(page.get_by_role("heading", name="Stability", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
-    v.mark("load")
+    await v.open(f"{url}/stability?{query or STABILITY_QUERY}", "Stability")
     await page.get_by_role("button", name="Train all seeds").click()
     await note_place_until(v, page.get_by_text(re.compile(r"\d+ seeds trained together")), "the seeds")
     await v.idle(QUEUED_TIMEOUT_MS)
