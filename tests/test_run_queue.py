@@ -1,4 +1,4 @@
-"""The server's line of large runs (sae_core.run_queue), without Streamlit and without timing."""
+"""The server's line of large runs (sae_core.run_queue), without timing; the last test drives it through the app's run mechanism (AppTest)."""
 
 from __future__ import annotations
 
@@ -133,3 +133,34 @@ def test_a_runs_predicted_bytes_decide_whether_it_takes_a_ticket():
 def test_ordinals():
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+
+
+def _large_run_script():
+    """A large run (a stand-in with the run protocol) through the app's one run mechanism; its keep notes how
+    many slots the server's line holds while it keeps."""
+    import streamlit as st
+
+    from app_ui.runs import run_stoppable, server_queue
+
+    class LargeRun:
+        epoch, progress_every, finished, predicted_bytes = 0, 1, False, 64 * 1_048_576
+
+        def fit(self, on_step=None, every=0, stop=None):
+            self.epoch, self.finished = 1, True
+            return self
+
+    def keep(run):
+        st.session_state["running_while_kept"] = server_queue().running
+
+    run_stoppable(LargeRun(), keep)
+
+
+def test_a_large_run_keeps_its_slot_until_its_result_is_kept():
+    """Keeping a result (a stability comparison) takes memory too: the slot is given back only after it."""
+    from streamlit.testing.v1 import AppTest
+
+    from app_ui.runs import server_queue
+
+    at = AppTest.from_function(_large_run_script).run()
+    assert not at.exception
+    assert at.session_state["running_while_kept"] == 1 and server_queue().running == 0
