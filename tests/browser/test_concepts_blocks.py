@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from browser_helpers import STEP_S, TRAIN_S, go_to, no_exception, open_app, screenshot, set_number, wait_idle
 
@@ -14,22 +15,28 @@ KITTEN_TABLE = ("token,d0,d1,d2,d3\ncat,0.8,0.3,0.1,0.05\nkitten,0.81,0.31,0.11,
                 "dog,0.7,0.2,0.05,0.2\nloyal dog,0.75,0.3,0.1,0.25\nnot cat,0.05,0.9,0.4,0.4\n"
                 "not dog,0.15,0.85,0.35,0.5\nrobot,0,0.7,0.9,0.8\nAI assistant,0.1,0.6,0.85,0.75")
 CONCEPTS = "Named concepts and the closest learned feature:"
+OPTION_MS = 5_000  # an open list shows its options at once; longer means a rerun closed it
 
 
 def pick(page: Page, box, tokens: list[str]) -> None:
     """Choose tokens in a Streamlit multiselect by typing each one, until its chip shows.
 
-    A rerun that lands while the text is typed can swallow a choice, so each token is tried again
-    (at most three times) until the multiselect shows it as chosen.
+    A rerun that lands while the text is typed can swallow a choice or close the list under the
+    click, so each token is tried again (at most three times) until the multiselect shows it as chosen.
     """
     def chosen() -> list[str]:
         return [line.strip() for line in box.inner_text().splitlines()]
 
     for token in tokens:
         for _ in range(3):
+            wait_idle(page)
             box.locator("input").click()  # the text field, not a chip's remove button
             page.keyboard.type(token)
-            page.get_by_role("option", name=token, exact=True).click()
+            try:
+                page.get_by_role("option", name=token, exact=True).click(timeout=OPTION_MS)
+            except PlaywrightTimeoutError:  # the list closed or was redrawn by a rerun: type it again
+                page.keyboard.press("Escape")
+                continue
             wait_idle(page)
             if token in chosen():
                 break
