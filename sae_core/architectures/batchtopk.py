@@ -44,7 +44,7 @@ class BatchTopKSAE(TopKSAE):
     saelens_architecture = "jumprelu"  # what SAELens saves (and loads) a trained BatchTopK SAE as
     HIDDEN_AXIS = {**TopKSAE.HIDDEN_AXIS, "threshold": None}
     saelens_training_class = "BatchTopKTrainingSAEConfig"  # SAELens' training config (sae_core/handoff.py)
-    step_copies = 2.5  # (S, batch, H + D) tensors alive in a step (measured 2.1; sae_core.memory)
+    step_copies = 3.0  # (S, batch, H + D) tensors alive in a step (measured 2.7; sae_core.memory)
 
     @classmethod
     def saelens_training_cfg(cls, config, d_in: int) -> dict:

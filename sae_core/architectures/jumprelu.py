@@ -75,6 +75,7 @@ class JumpReLUSAE(SAE):
     knob = "sparsity_weight"  # the L0 penalty's weight
     loss_names = ("mse", "sparsity")
     HIDDEN_AXIS = {**SAE.HIDDEN_AXIS, "threshold": 1}
+    step_copies = 4.0  # (S, batch, H + D) tensors alive in a step (measured 3.3; sae_core.memory)
     saelens_training_class = "JumpReLUTrainingSAEConfig"  # SAELens' training config (sae_core/handoff.py)
 
     @classmethod

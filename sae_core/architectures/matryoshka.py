@@ -57,7 +57,7 @@ class MatryoshkaSAE(BatchTopKSAE):
                "settle in the first features and later ones add detail.")
     options = (*BatchTopKSAE.options, MATRYOSHKA_LEVELS)
     loss_names = ("mse", "inner_mse", "auxk")
-    step_copies = 3.0  # (S, batch, H + D) tensors alive in a step (measured 2.4; sae_core.memory)
+    step_copies = 3.0  # (S, batch, H + D) tensors alive in a step (measured 2.7; sae_core.memory)
     saelens_training_class = "MatryoshkaBatchTopKTrainingSAEConfig"  # SAELens' training config (handoff.py)
 
     @classmethod

@@ -51,7 +51,7 @@ class TopKSAE(SAE):
     options = (K, AUXK_WEIGHT)
     knob = "k"
     loss_names = ("mse", "auxk")
-    step_copies = 1.5  # (S, batch, H + D) tensors alive in a step (measured 1.2; sae_core.memory)
+    step_copies = 2.0  # (S, batch, H + D) tensors alive in a step (measured 1.6; sae_core.memory)
     # Without AuxK in the lab: at 2x width half the dictionary has no true feature left to find, reviving
     # it did not raise MMCS, and AuxK's extra top-k and matmul cost about a third of each step.
     lab_recipe = {"lr": 3e-3, "unit_norm_decoder": True, "tied_init": True, "auxk_weight": 0.0}
