@@ -393,6 +393,7 @@ class Trainer:
                     break
         finally:
             self.seconds += time.perf_counter() - start
+            release_freed_memory(force=True)  # the last steps' freed pages too, before the results are made
         return self
 
     def step_log(self, losses: Tensor) -> StepLog:

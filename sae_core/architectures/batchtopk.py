@@ -98,8 +98,11 @@ class BatchTopKSAE(TopKSAE):
     def encode(self, x_ND: Tensor) -> Tensor:
         """Inference: pre-activations above the learned threshold (a JumpReLU)."""
         pre_SNH = self.pre_activations(x_ND)
-        f_SNH = pre_SNH * (pre_SNH > self.threshold[:, None, None])
-        return f_SNH * self.hidden_mask[:, None, :] if self.padded else f_SNH
+        if pre_SNH.requires_grad:
+            f_SNH = pre_SNH * (pre_SNH > self.threshold[:, None, None])
+            return f_SNH * self.hidden_mask[:, None, :] if self.padded else f_SNH
+        f_SNH = pre_SNH.mul_(pre_SNH > self.threshold[:, None, None])  # no gradient wanted: over pre
+        return f_SNH.mul_(self.hidden_mask[:, None, :]) if self.padded else f_SNH
 
     def _forward_backward_by_hand(self, x_ND: Tensor) -> dict[str, Tensor]:
         return self._dense_by_hand(x_ND)  # a batch's kept set has no fixed size per token

@@ -119,7 +119,10 @@ class TopKSAE(SAE):
         return pre_SNH.zero_().scatter_(2, index_SNK, values_SNK), None
 
     def encode(self, x_ND: Tensor) -> Tensor:
-        return self.activate(self.pre_activations(x_ND))
+        pre_SNH = self.pre_activations(x_ND)
+        if pre_SNH.requires_grad:
+            return self.activate(pre_SNH)
+        return self.activate_(pre_SNH)[0]  # no gradient wanted: the same numbers over pre (one N x H tensor)
 
     def dead(self) -> Tensor:
         """Features that have not fired for DEAD_AFTER_STEPS updates, shape (S, H)."""
