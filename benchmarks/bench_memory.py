@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sae_core import limits, memory  # noqa: E402
+from sae_core.architectures import ARCHITECTURES  # noqa: E402
 
 MARGIN = 0.10  # measured may exceed predicted by at most this share
 MB = memory.MB
@@ -115,6 +116,12 @@ def requests(folder: Path, quick: bool) -> list[tuple[str, list[str], int]]:
                     "--seconds", "3", "--json"], memory.synth(dims, hidden, hidden, synth_batch)))
     if quick:
         return listed
+    for key, arch in ARCHITECTURES.items():  # the train corner once more for every architecture, on its own model
+        if key != "standard":
+            listed.append((f"the same 5 MB table, {key} (k 32; its own step copies), --json --full",
+                           ["train", s(dense), "--architecture", key, "--hidden-dim", s(hidden), "--k", "32",
+                            "--epochs", "2", "--json", "--full"],
+                           memory.train(dense_rows, dims, hidden, batch, size(dense), True, True, arch.step_copies)))
     listed += [
         (f"train {limits.MAX_ROWS:,} x 30, {rows_hidden} features (mini-batches), --json (summaries)",
          ["train", s(rows_max), "--hidden-dim", s(rows_hidden), "--epochs", "2", "--json"],
