@@ -6,8 +6,8 @@ Extracts the bundled founding story (layer 3, word pieces: shared by every visit
 page's defaults (``REAL_TABLE``; epochs do not change the peak) as the page does, and prints the
 bytes of each array a visitor keeps, with the feature activations dense (as before) and as the
 sparse columns the page keeps, and the training's peak resident memory above where it started
-(VmHWM, reset through /proc/self/clear_refs): the figure ``sae_core.run_queue`` divides the
-server's memory by.
+(VmHWM, reset through /proc/self/clear_refs) beside the run's ``predicted_bytes`` (``sae_core.memory``),
+what the server's line (``sae_core.run_queue``) adds up for the trainings it lets run together.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def main() -> None:
                      k=args.k or REAL_TABLE.k)
     Path("/proc/self/clear_refs").write_text("5")  # the peak from here on
     start = status_mb("VmRSS:")
-    result = Trainer(extraction.activations, config).fit().result()
+    trainer = Trainer(extraction.activations, config)
+    result = trainer.fit().result()
     peak = status_mb("VmHWM:") - start
     kept = sparse_activations(result.feature_activations)
     weights = sum(t.numel() * t.element_size() for t in result.model.state_dict().values())
@@ -64,7 +65,7 @@ def main() -> None:
           f"kept sparse {mb(kept.data.nbytes + kept.indices.nbytes + kept.indptr.nbytes)} ({kept.nnz:,} non-zero)")
     print(f"per visitor: model weights {mb(weights)}, decoder directions {mb(result.decoder_directions.nbytes)}, "
           f"features table {mb(int(table.memory_usage(deep=True).sum()))}")
-    print(f"one training's peak above its start: {peak:,.0f} MiB")
+    print(f"one training's peak above its start: {peak:,.0f} MiB (predicted {trainer.predicted_bytes / 2**20:,.0f} MiB)")
 
 
 if __name__ == "__main__":
