@@ -93,7 +93,7 @@ def requests(folder: Path, quick: bool) -> list[tuple[str, list[str], int]]:
     listed.append(("sweep founding table, 256 models up to 4,096 features, --json",
                    ["sweep", s(seed_csv), "--hidden-dims", "1024,2048,4096,4096", "--knob-values",
                     ",".join(f"{w / 100:g}" for w in range(1, 9)), "--seeds", "8", "--epochs", "5", "--json"],
-                   memory.sweep(8, 4, sweep_widths, batch, size(seed_csv))))
+                   memory.run(8, 4, sweep_widths, batch, size(seed_csv))))
     text = folder / "text.txt"
     story = (ROOT / "data" / "real" / "founding_story.txt").read_text()
     text.write_text((story * (limits.MAX_TEXT_CHARS // len(story) + 1))[: limits.MAX_TEXT_CHARS])

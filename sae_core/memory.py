@@ -93,9 +93,10 @@ def stability(rows: int, dims: int, hidden: int, seeds: int, batch: int, csv_byt
                   + compare + out)
 
 
-def sweep(rows: int, dims: int, widths: list[int], batch: int, csv_bytes: int = 0,
-          step_copies: float | None = None) -> int:
-    """``sweep`` (the Sweep page): every grid point (``widths``: one hidden size per model) at once."""
+def run(rows: int, dims: int, widths: list[int], batch: int, csv_bytes: int = 0,
+        step_copies: float | None = None) -> int:
+    """One batched run of models of ``widths`` on the table: what every ``Trainer`` checks
+    (``training.check_memory``), and ``sweep`` (the Sweep page: one model per grid point, all at once)."""
     return _whole(csv_bytes, rows, dims, trainer_bytes(rows, dims, widths, batch, step_copies))
 
 

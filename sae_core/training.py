@@ -468,8 +468,8 @@ def check_memory(n_rows: int, d_in: int, hidden_dims: list[int], batch: int | No
         raise ConfigError(
             f"this run's weights are models x features x dims = {weights:,}, over the memory limit of "
             f"{limits.MAX_WEIGHT_CELLS:,}; use fewer seeds, features or dimensions")
-    predicted = memory.BASELINE + memory.TABLE_BYTES_PER_CELL * n_rows * d_in + memory.trainer_bytes(
-        n_rows, d_in, hidden_dims, batch, step_copies or 0.0)  # no step_copies: no training (encoding a table)
+    predicted = memory.run(n_rows, d_in, hidden_dims, batch,
+                           step_copies=step_copies or 0.0)  # no step_copies: no training (encoding a table)
     memory.refuse_over_budget(predicted, f"this run ({n_rows:,} tokens x {d_in:,} dims, {members} model(s) of up "
                               f"to {width:,} features)", "use fewer tokens, seeds, features or a smaller batch size")
     return predicted

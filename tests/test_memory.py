@@ -100,7 +100,7 @@ def test_every_cap_corner_of_a_run_is_under_the_budget():
             min((limits.MAX_UPLOAD_BYTES - 8 * dims) // (2 * dims + 8), cap // hidden), dims, hidden, batch,
             limits.MAX_UPLOAD_BYTES, json=True, full=True),
         "most seeds x widest, founding table": memory.stability(8, 4, hidden, seeds, batch, 300, json=True, full=True),
-        "largest sweep": memory.sweep(8, 4, [hidden] * limits.MAX_GRID, batch),
+        "largest sweep": memory.run(8, 4, [hidden] * limits.MAX_GRID, batch),
         "extracted table, widest the cap allows": memory.extracted(
             limits.MAX_EXTRACTED_TOKENS, 384, cap // limits.MAX_EXTRACTED_TOKENS, limits.MAX_EXTRACTED_TOKENS),
         "longest text": memory.extract(limits.MAX_TEXT_CHARS, limits.MAX_EXTRACTED_TOKENS),
