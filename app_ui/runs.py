@@ -143,9 +143,8 @@ def keep_stability(trainer, tokens: list[str], references: list) -> None:
 def keep_side_by_side(run) -> None:
     """An ``ArchitecturesRun`` (finished, or settled after a Stop): every architecture trained so far."""
     st.session_state[keys.SIDE_BY_SIDE] = run.result()
-    st.session_state[keys.SIDE_BY_SIDE_NOTICE] = None if run.finished else (
-        f"Stopped at epoch {run.epoch:,} of {run.total_epochs:,} (every architecture together); the "
-        "architectures are compared as learned so far, and those not started are left out.")
+    st.session_state[keys.SIDE_BY_SIDE_NOTICE] = stopped_notice(
+        run, "the architectures are compared as learned so far, and those not started are left out", "architecture")
 
 
 def keep_sweep(trainer, tokens: list[str]) -> None:

@@ -280,10 +280,14 @@ def settle_interrupted_run() -> None:
 LEFT_LINE = "You left the line before your turn: nothing was trained, and what you had is unchanged."
 
 
-def stopped_notice(trainer, what: str) -> str | None:
-    """None when the run reached its last epoch (perhaps just before the click), else what was kept."""
+def stopped_notice(trainer, what: str, together: str | None = None) -> str | None:
+    """None when the run reached its last epoch (perhaps just before the click), else what was kept.
+    ``together``: a run of several trainings one after the other (its ``total_epochs``), each one a ...
+    ("size": "every size together")."""
     if trainer.finished:
         return None
+    if together:
+        return f"Stopped at epoch {trainer.epoch:,} of {trainer.total_epochs:,} (every {together} together); {what}."
     return f"Stopped at epoch {trainer.epoch:,} of {trainer.config.epochs:,}; {what}."
 
 

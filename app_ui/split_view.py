@@ -10,7 +10,7 @@ import streamlit as st
 from app_ui import keys
 from app_ui.real_model_widgets import real_key
 from app_ui.runs import run_row
-from app_ui.session import APP_DEVICE, setting, show_chart
+from app_ui.session import APP_DEVICE, setting, show_chart, stopped_notice
 from app_ui.words import in_words
 from sae_core import charts
 from sae_core.real_model.dashboards import RANDOM_PER_DIM
@@ -22,9 +22,8 @@ CLOSE_TO_CHANCE = 0.05  # a best feature within this F1 of the best random direc
 def keep_split(run: SplitRun) -> None:
     """The section's run (finished, or settled after a Stop): every size trained so far."""
     st.session_state[keys.REAL_SPLIT] = run.result()
-    st.session_state[keys.REAL_SPLIT_NOTICE] = None if run.finished else (
-        f"Stopped at epoch {run.epoch:,} of {run.total_epochs:,} (every size together); the sizes trained so "
-        "far are shown, the last one as learned up to the stop.")
+    st.session_state[keys.REAL_SPLIT_NOTICE] = stopped_notice(
+        run, "the sizes trained so far are shown, the last one as learned up to the stop", "size")
 
 
 def trade_off_sentence(result: SplitResult) -> str:

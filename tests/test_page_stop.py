@@ -80,3 +80,17 @@ def test_a_stopped_superposition_lab_is_kept_even_while_another_page_is_shown():
     at.switch_page("app_pages/superposition.py").run()
     assert LAB_STOPPED in [w.value for w in at.warning]
     assert at.table[0].value["Model"].tolist()[:2] == [run.label for run in result.runs]
+
+
+def test_the_stopped_notice_of_runs_that_train_one_after_another():
+    """A run of several trainings (sizes, architectures) counts its epochs all together."""
+    from types import SimpleNamespace
+
+    from app_ui.session import stopped_notice
+
+    run = SimpleNamespace(finished=False, epoch=1500, total_epochs=3000)
+    assert stopped_notice(run, "the sizes so far are shown", "size") == (
+        "Stopped at epoch 1,500 of 3,000 (every size together); the sizes so far are shown.")
+    one = SimpleNamespace(finished=False, epoch=150, config=SimpleNamespace(epochs=1000))
+    assert stopped_notice(one, "kept") == "Stopped at epoch 150 of 1,000; kept."
+    assert stopped_notice(SimpleNamespace(finished=True), "kept", "size") is None
