@@ -255,15 +255,16 @@ class GroundTruthLab:
         if not self._curve or self._curve[-1]["step"] != trainer.epoch:
             self._curve.append(recovery_point(trainer.model, self.true_FD, trainer.epoch, trainer.seconds))
         cos_FH = cosine_matrix(self.true_FD, decoder_rows(trainer.model, 0))
+        with torch.no_grad():
+            f_SNH = trainer.model.encode(self.x_eval_ND)  # once, for the metrics and absorption
         absorption = None
         if self.on_eval_NF is not None:
-            with torch.no_grad():
-                fires_NH = trainer.model.encode(self.x_eval_ND)[0, :, :cos_FH.shape[1]].cpu() > 0
+            fires_NH = f_SNH[0, :, :cos_FH.shape[1]].cpu() > 0
             absorption = parent_absorption(fires_NH, self.on_eval_NF, cos_FH, self.data.children_of)
         return LabRun(
             config=config,
             label=ARCHITECTURES[config.architecture].label,
-            metrics=recovery_metrics(trainer.model, self.true_FD, self.x_eval_ND)[0],
+            metrics=recovery_metrics(trainer.model, self.true_FD, self.x_eval_ND, f_SNH)[0],
             curve=pd.DataFrame(self._curve, columns=["seconds", "step", "mmcs", "hungarian"]),
             decoder_HD=decoder_rows(trainer.model, 0).numpy().copy(),
             cosines_FH=cos_FH.numpy(),

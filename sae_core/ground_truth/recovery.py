@@ -110,9 +110,10 @@ class RecoveryMetrics:
 
 
 @torch.no_grad()
-def recovery_metrics(model, true_FD: Tensor, x_ND: Tensor) -> list[RecoveryMetrics]:
-    """RecoveryMetrics for each member of a (batched) model, on held-out samples x_ND."""
-    f_SNH = model.encode(x_ND)
+def recovery_metrics(model, true_FD: Tensor, x_ND: Tensor, f_SNH: Tensor | None = None) -> list[RecoveryMetrics]:
+    """RecoveryMetrics for each member of a (batched) model, on held-out samples x_ND (``f_SNH``: their
+    activations, when the caller has encoded them already)."""
+    f_SNH = model.encode(x_ND) if f_SNH is None else f_SNH
     ev_S, l0_S = explained_variance(x_ND, model.decode(f_SNH)), l0(f_SNH)
     dead_S = dead_fraction(f_SNH, model.hidden_mask)
     out = []
